@@ -1,0 +1,1 @@
+"""Konsort node: the service a partner business runs."""

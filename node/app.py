@@ -1,0 +1,115 @@
+"""The node's ASGI application. Nothing is created at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from node.clock import Clock, SystemClock
+from node.context import NodeContext
+from node.db import Database
+from node.errors import KonsortError
+from node.metrics import Metrics
+from node.migrate import check_schema
+from node.openapi import build_openapi
+from node.routes import customer, operator, system
+from node.routes.endpoint import Endpoint, error_response
+from node.secrets import NodeSecrets
+from node.services.ledger import expire_due_points
+from node.settings import Settings
+
+log = logging.getLogger("konsort.app")
+
+
+def all_endpoints() -> list[Endpoint]:
+    return [*system.ENDPOINTS, *operator.ENDPOINTS, *customer.ENDPOINTS]
+
+
+def konsort_version() -> str:
+    try:
+        return version("konsort")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    error = KonsortError(
+        "no such route" if exc.status_code == 404 else str(exc.detail),
+        code=codes.get(exc.status_code, "http_error"),
+    )
+    error.http_status = exc.status_code
+    return error_response(error)
+
+
+async def _expiry_loop(node: NodeContext) -> None:
+    interval = node.settings.expiry_interval_seconds
+    while True:
+        try:
+            report = await run_in_threadpool(expire_due_points, node.db, now=node.clock.now())
+            if report.points:
+                node.metrics.expired_points.inc(report.points)
+                log.info(
+                    "points expired",
+                    extra={"customers": report.customers, "points": report.points},
+                )
+        except Exception:
+            log.exception("expiry run failed; will try again")
+        await asyncio.sleep(interval)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    secrets: NodeSecrets | None = None,
+    database: Database | None = None,
+    run_jobs: bool = True,
+) -> Starlette:
+    """Build a node. ``secrets`` default to the master key in the data directory."""
+    db = database or Database(settings.resolved_database_url)
+    node = NodeContext(
+        settings=settings,
+        db=db,
+        secrets=secrets or NodeSecrets.load(settings.keys_dir),
+        clock=clock or SystemClock(),
+        metrics=Metrics(),
+    )
+    endpoints = all_endpoints()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(check_schema, db.engine)  # refuse to serve a wrong schema
+        jobs: list[asyncio.Task[None]] = []
+        if run_jobs and settings.expiry_interval_seconds > 0:
+            jobs.append(asyncio.create_task(_expiry_loop(node)))
+        try:
+            yield
+        finally:
+            for job in jobs:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+            if database is None:
+                db.dispose()
+
+    app = Starlette(
+        routes=[endpoint.route() for endpoint in endpoints],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    app.state.openapi = build_openapi(
+        endpoints, title=f"Konsort node API ({settings.node_id})", version=konsort_version()
+    )
+    return app

@@ -1,0 +1,118 @@
+"""Database engines and transactions: the one place that knows SQLite from PostgreSQL.
+
+The caller owns the transaction. Services open one with ``db.transaction()``
+and pass the session down; store helpers take a keyword-only ``session`` and
+never commit.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (a committed write survives
+power loss). Write transactions start with ``BEGIN IMMEDIATE`` so a writer
+takes the database lock before it reads what it will change; writers in one
+process also queue on a lock of their own, because SQLite's busy handler backs
+off in sleeps of up to 100 ms, which would wreck latency under load. Readers
+never block in WAL mode and use a separate engine that begins deferred.
+
+On PostgreSQL the default READ COMMITTED isolation is enough: every balance
+change is a conditional ``UPDATE ... WHERE balance >= n`` that locks the
+account row, so two racing redemptions serialise on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Session
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _sqlite_engine(url: str, *, begin: str) -> Engine:
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def make_engine(url: str, *, for_writes: bool = True, pooled: bool = True) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    if pooled:
+        options.update(pool_size=20, max_overflow=20)
+    else:
+        options["poolclass"] = NullPool
+    return create_engine(url, **options)
+
+
+class Database:
+    """Engines plus the transaction context managers services use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = make_engine(url, for_writes=True)
+        self.read_engine = make_engine(url, for_writes=False) if self.is_sqlite else self.engine
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        with self._write_lock or nullcontext():
+            with Session(self.engine, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only snapshot; never takes the write lock."""
+        with Session(self.read_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

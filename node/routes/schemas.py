@@ -1,0 +1,116 @@
+"""Request and response bodies of the operator and customer APIs.
+
+Requests are strict: unknown fields are refused, integers must be JSON
+integers (no floats, strings or booleans), and every amount has bounds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.services.personal_data import PersonalData
+
+MAX_AMOUNT = 10**12
+
+Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x20-\x7e]+$")]
+PositiveAmount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class EnrolRequest(PersonalData):
+    """Personal fields are optional and stored encrypted; none is ever logged."""
+
+
+class LookupRequest(StrictBody):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class PurchaseRequest(StrictBody):
+    amount: PositiveAmount = Field(description="Amount paid, in minor units (øre, cents).")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+        default=None, description="ISO 4217 code; defaults to the node's currency."
+    )
+    order_ref: Reference | None = Field(default=None, description="The till's own order id.")
+
+
+class RedemptionRequest(StrictBody):
+    points: PositiveAmount
+    reference: Reference | None = None
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Annotated[str, Field(max_length=100)] | None = None
+
+
+class CustomerOut(BaseModel):
+    id: str
+    status: str
+    enrolled_at: datetime
+
+
+class BalanceOut(BaseModel):
+    customer_id: str
+    points: int
+    expiring_points: int = Field(description="Points that expire at next_expiry.")
+    next_expiry: datetime | None
+
+
+class TransactionOut(BaseModel):
+    id: str
+    kind: str
+    points: int = Field(description="Change to the customer's balance (negative when spent).")
+    reference: str | None
+    created_at: datetime
+
+
+class PurchaseOut(BaseModel):
+    amount: int
+    currency: str
+    order_ref: str | None
+
+
+class EarnOut(BaseModel):
+    customer_id: str
+    transaction: TransactionOut
+    purchase: PurchaseOut
+    balance: int
+
+
+class RedemptionOut(BaseModel):
+    customer_id: str
+    transaction: TransactionOut
+    balance: int
+
+
+class HistoryOut(BaseModel):
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "Bearer"
+    expires_at: datetime
+
+
+class LookupOut(BaseModel):
+    customer_id: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,63 @@
+"""Operator API keys: random bearer tokens, stored only as SHA-256 digests.
+
+A key looks like ``ksk_<key id>_<secret>``. The secret carries 256 random bits,
+so one fast SHA-256 is safe to store (no slow password hash needed, which
+would cap request throughput); the digest is compared in constant time.
+The plain key is shown once, at creation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from node.db import Database
+from node.errors import NotFound, Unauthenticated
+from node.ids import new_id
+from node.store import apikeys as store
+from node.store.models import ApiKey
+
+PREFIX = "ksk_"
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    id: str
+    name: str
+    token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_key(db: Database, *, name: str, now: datetime) -> NewApiKey:
+    key_id = new_id("key")
+    token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    with db.transaction() as session:
+        store.insert_key(session=session, key_id=key_id, name=name, digest=_digest(token), now=now)
+    return NewApiKey(key_id, name, token)
+
+
+def authenticate_api_key(db: Database, token: str) -> str:
+    """The id of the key behind ``token``; Unauthenticated if unknown or revoked."""
+    digest = _digest(token)
+    with db.read() as session:
+        found = store.active_key_by_digest(session=session, digest=digest)
+    if found is None or not hmac.compare_digest(found[1], digest):
+        raise Unauthenticated("the API key is unknown or revoked")
+    return found[0]
+
+
+def list_api_keys(db: Database) -> list[ApiKey]:
+    with db.read() as session:
+        return store.all_keys(session=session)
+
+
+def revoke_api_key(db: Database, *, key_id: str, now: datetime) -> None:
+    with db.transaction() as session:
+        if not store.revoke(session=session, key_id=key_id, now=now):
+            raise NotFound("no active API key with this id", field="key_id")

@@ -1,0 +1,321 @@
+"""The points ledger: double-entry, append-only, integer, never negative.
+
+Every change is one ``ledger_transaction`` whose ``ledger_entry`` rows sum to
+zero. Accounts:
+
+==================  ==========================================================
+``customer:<id>``   what the business owes one member, in points (never < 0)
+``program:issued``  contra account: every point ever issued is debited here
+``program:redeemed`` points members spent on rewards
+``program:expired`` points that expired unused (breakage)
+==================  ==========================================================
+
+So ``-balance(program:issued) = sum(customer balances) + redeemed + expired``
+at every moment. Customer accounts keep a running ``balance`` column, guarded
+by a conditional UPDATE (see node.store.ledger.take_balance) and a CHECK
+constraint. System accounts are summed from their entries instead, so that
+the hot path never queues on one shared row.
+
+Points sit in lots, one per credit. Debits spend lots first in, first out;
+expiry empties whole lots past their ``expires_at``. Lots past expiry are
+expired lazily inside any write for that customer and in bulk by the expiry
+job, so a member can never spend a point that has already expired.
+
+All ``*_txn`` functions need an open write transaction (``db.transaction()``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from node.db import Database
+from node.errors import InsufficientPoints, KonsortError, NotFound
+from node.ids import new_id
+from node.store import ledger as store
+
+ISSUED = "program:issued"
+REDEEMED = "program:redeemed"
+EXPIRED = "program:expired"
+SYSTEM_ACCOUNTS = (ISSUED, REDEEMED, EXPIRED)
+CUSTOMER_KIND = "customer"
+
+
+@dataclass(frozen=True)
+class Posting:
+    account_id: int
+    amount: int
+    #: True for accounts with a running balance that must not go below zero.
+    guarded: bool = False
+
+
+@dataclass(frozen=True)
+class PostedTransaction:
+    id: int
+    public_id: str
+    kind: str
+    points: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Balance:
+    points: int
+    expiring_points: int
+    next_expiry: datetime | None
+
+
+def customer_account_code(customer_id: str) -> str:
+    return f"customer:{customer_id}"
+
+
+def system_account_txn(*, session: Session, code: str, now: datetime) -> int:
+    account_id = store.account_id_by_code(session=session, code=code)
+    if account_id is None:
+        account_id = store.insert_account(
+            session=session, code=code, kind="system", customer_id=None, now=now
+        )
+    return account_id
+
+
+def open_customer_account_txn(*, session: Session, customer_id: str, now: datetime) -> int:
+    return store.insert_account(
+        session=session,
+        code=customer_account_code(customer_id),
+        kind=CUSTOMER_KIND,
+        customer_id=customer_id,
+        now=now,
+    )
+
+
+def customer_account_id_txn(*, session: Session, customer_id: str) -> int:
+    found = store.customer_account(session=session, customer_id=customer_id)
+    if found is None:
+        raise NotFound("no such customer", field="customer_id")
+    return found[0]
+
+
+def post_transaction_txn(
+    *,
+    session: Session,
+    kind: str,
+    customer_id: str | None,
+    points: int,
+    postings: Sequence[Posting],
+    idempotency_key: str | None,
+    reference: str | None,
+    now: datetime,
+) -> PostedTransaction:
+    """Write one balanced transaction. Raises before writing if it does not balance."""
+    if any(type(p.amount) is not int or p.amount == 0 for p in postings):
+        raise KonsortError("ledger postings must be non-zero integers")
+    if sum(p.amount for p in postings) != 0:
+        raise KonsortError("ledger transaction does not balance")
+    # Guarded debits first: the conditional UPDATE locks the row and is the
+    # only thing that can refuse, so a refusal happens before any other write.
+    for posting in sorted(postings, key=lambda p: (not p.guarded, p.amount)):
+        if posting.guarded and posting.amount < 0:
+            if not store.take_balance(
+                session=session, account_id=posting.account_id, points=-posting.amount
+            ):
+                raise InsufficientPoints(
+                    "the balance does not cover this many points", field="points"
+                )
+        elif posting.guarded:
+            store.change_balance(
+                session=session, account_id=posting.account_id, delta=posting.amount
+            )
+    public_id = new_id("txn")
+    txn_id = store.insert_transaction(
+        session=session,
+        public_id=public_id,
+        kind=kind,
+        customer_id=customer_id,
+        points=points,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        now=now,
+    )
+    if postings:
+        store.insert_entries(
+            session=session,
+            transaction_id=txn_id,
+            postings=[(p.account_id, p.amount) for p in postings],
+        )
+    return PostedTransaction(txn_id, public_id, kind, points, now)
+
+
+def credit_points_txn(
+    *,
+    session: Session,
+    customer_id: str,
+    points: int,
+    kind: str,
+    source_account: str,
+    idempotency_key: str | None,
+    reference: str | None,
+    now: datetime,
+    expiry_days: int,
+) -> PostedTransaction:
+    """Credit a member with a new lot of points taken from ``source_account``."""
+    if points < 0:
+        raise KonsortError("credit_points_txn takes a non-negative amount")
+    account_id = customer_account_id_txn(session=session, customer_id=customer_id)
+    expire_customer_lots_txn(
+        session=session, account_id=account_id, customer_id=customer_id, now=now
+    )
+    postings: list[Posting] = []
+    if points:
+        source_id = system_account_txn(session=session, code=source_account, now=now)
+        postings = [Posting(source_id, -points), Posting(account_id, points, guarded=True)]
+    posted = post_transaction_txn(
+        session=session,
+        kind=kind,
+        customer_id=customer_id,
+        points=points,
+        postings=postings,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        now=now,
+    )
+    if points:
+        store.insert_lot(
+            session=session,
+            account_id=account_id,
+            transaction_id=posted.id,
+            points=points,
+            earned_at=now,
+            expires_at=now + timedelta(days=expiry_days) if expiry_days else None,
+        )
+    return posted
+
+
+def debit_points_txn(
+    *,
+    session: Session,
+    customer_id: str,
+    points: int,
+    kind: str,
+    target_account: str,
+    idempotency_key: str | None,
+    reference: str | None,
+    now: datetime,
+) -> PostedTransaction:
+    """Take ``points`` from a member (oldest lots first) into ``target_account``."""
+    if points <= 0:
+        raise KonsortError("debit_points_txn takes a positive amount")
+    account_id = customer_account_id_txn(session=session, customer_id=customer_id)
+    expire_customer_lots_txn(
+        session=session, account_id=account_id, customer_id=customer_id, now=now
+    )
+    target_id = system_account_txn(session=session, code=target_account, now=now)
+    posted = post_transaction_txn(
+        session=session,
+        kind=kind,
+        customer_id=customer_id,
+        points=-points,
+        postings=[Posting(account_id, -points, guarded=True), Posting(target_id, points)],
+        idempotency_key=idempotency_key,
+        reference=reference,
+        now=now,
+    )
+    _spend_lots_txn(session=session, account_id=account_id, points=points, transaction_id=posted.id)
+    return posted
+
+
+def _spend_lots_txn(*, session: Session, account_id: int, points: int, transaction_id: int) -> None:
+    left = points
+    for lot in store.open_lots(session=session, account_id=account_id):
+        take = min(left, lot.remaining)
+        _take_from_lot_txn(session=session, lot=lot, points=take, transaction_id=transaction_id)
+        left -= take
+        if left == 0:
+            return
+    raise KonsortError("lots do not cover the account balance")
+
+
+def _take_from_lot_txn(
+    *, session: Session, lot: store.OpenLot, points: int, transaction_id: int
+) -> None:
+    if not store.take_from_lot(
+        session=session,
+        lot_id=lot.id,
+        expected_remaining=lot.remaining,
+        points=points,
+        transaction_id=transaction_id,
+    ):
+        raise KonsortError("a point lot changed under a locked account")
+
+
+def expire_customer_lots_txn(
+    *, session: Session, account_id: int, customer_id: str | None, now: datetime
+) -> int:
+    """Expire every lot of one account that is past its expiry; returns the points.
+
+    Takes the account's row lock before reading the lots again, so a racing
+    redemption or a second expiry run can never spend or expire a lot twice.
+    Running it again finds nothing to do.
+    """
+    if not store.due_lots_for_account(session=session, account_id=account_id, now=now):
+        return 0
+    store.lock_account(session=session, account_id=account_id)
+    due = store.due_lots_for_account(session=session, account_id=account_id, now=now)
+    total = sum(lot.remaining for lot in due)
+    if total == 0:
+        return 0
+    expired_id = system_account_txn(session=session, code=EXPIRED, now=now)
+    posted = post_transaction_txn(
+        session=session,
+        kind="expire",
+        customer_id=customer_id,
+        points=-total,
+        postings=[Posting(account_id, -total, guarded=True), Posting(expired_id, total)],
+        idempotency_key=None,
+        reference=None,
+        now=now,
+    )
+    for lot in due:
+        _take_from_lot_txn(session=session, lot=lot, points=lot.remaining, transaction_id=posted.id)
+    return total
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    customers: int
+    points: int
+
+
+def expire_due_points(db: Database, *, now: datetime, batch_size: int = 200) -> ExpiryReport:
+    """Expire all lots past their expiry, a batch of accounts per transaction."""
+    customers = points = 0
+    while True:
+        with db.read() as session:
+            batch = store.accounts_with_due_lots(session=session, now=now, limit=batch_size)
+        if not batch:
+            return ExpiryReport(customers, points)
+        with db.transaction() as session:
+            for account_id, customer_id in batch:
+                expired = expire_customer_lots_txn(
+                    session=session, account_id=account_id, customer_id=customer_id, now=now
+                )
+                customers += 1 if expired else 0
+                points += expired
+
+
+def customer_balance(db: Database, *, customer_id: str, now: datetime) -> Balance:
+    """Spendable points now: lots past expiry count as gone even before the job runs."""
+    with db.read() as session:
+        found = store.customer_account(session=session, customer_id=customer_id)
+        if found is None:
+            raise NotFound("no such customer", field="customer_id")
+        account_id, stored = found
+        lots = store.open_lots(session=session, account_id=account_id)
+    live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
+    expired = sum(lot.remaining for lot in lots) - sum(lot.remaining for lot in live)
+    dated = sorted((lot.expires_at, lot.remaining) for lot in live if lot.expires_at is not None)
+    next_expiry = dated[0][0] if dated else None
+    expiring = sum(points for when, points in dated if when == next_expiry)
+    return Balance(stored - expired, expiring, next_expiry)

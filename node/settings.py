@@ -1,0 +1,132 @@
+"""Node settings: defaults, then an optional TOML file, then ``KONSORT_*`` variables.
+
+Every setting is documented in docs/operations.md (a test checks that). Secrets
+never live here: keys are files under ``<data_dir>/keys`` written with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from node.errors import ConfigurationError
+
+NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class Settings(BaseModel):
+    """Everything a node is configured with. Immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    node_id: str = Field("node", description="Stable id of this node in the consortium.")
+    display_name: str = Field("Konsort node", description="Name shown to people.")
+    data_dir: Path = Field(Path("data"), description="Directory for the database and keys.")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/konsort.db."
+    )
+    host: str = Field("127.0.0.1", description="Address `konsort serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `konsort serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (PostgreSQL only).")
+    currency: str = Field("DKK", description="ISO 4217 code of purchases at this node.")
+    currency_exponent: int = Field(2, ge=0, le=4, description="Minor units per major unit, 10^n.")
+    points_per_currency_unit: int = Field(
+        1, ge=0, le=10_000, description="Base earn rate: points per whole currency unit spent."
+    )
+    point_expiry_days: int = Field(
+        365, ge=0, le=36_500, description="Days until earned points expire; 0 means never."
+    )
+    customer_token_ttl_seconds: int = Field(
+        900, ge=30, le=86_400, description="Lifetime of customer API tokens."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1_024, le=10_485_760, description="Largest accepted request body."
+    )
+    expiry_interval_seconds: int = Field(
+        3600, ge=0, description="How often the node expires due points; 0 turns the job off."
+    )
+    log_level: str = Field("INFO", description="Python logging level name.")
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_shape(cls, value: str) -> str:
+        if not NODE_ID_PATTERN.match(value):
+            raise ValueError("must be 1-63 lowercase letters, digits or '-', not starting with '-'")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError("must be a three-letter ISO 4217 code such as DKK")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_name(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'konsort.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings from defaults, a TOML file, the environment and overrides.
+
+    Later sources win: TOML < ``KONSORT_*`` environment < keyword overrides.
+    ``KONSORT_CONFIG`` names the TOML file when ``config_file`` is not given.
+    Raises ConfigurationError with the offending setting named.
+    """
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get("KONSORT_CONFIG"):
+        config_file = Path(environ["KONSORT_CONFIG"])
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ConfigurationError(f"config file {config_file} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(
+                f"config file {config_file} is not valid TOML: {exc}"
+            ) from None
+    known = set(Settings.model_fields)
+    for name in known:
+        env_name = f"KONSORT_{name.upper()}"
+        if env_name in environ:
+            values[name] = environ[env_name]
+    values.update(overrides)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigurationError(f"unknown setting {unknown[0]!r}", field=unknown[0])
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigurationError(f"setting {field}: {first['msg']}", field=field) from None

@@ -1,0 +1,1 @@
+"""Konsort protocol: pure message, signing and manifest code (no I/O)."""
