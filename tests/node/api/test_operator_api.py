@@ -11,7 +11,7 @@ from node.clock import ManualClock
 from node.db import Database
 from node.services.apikeys import create_api_key, revoke_api_key
 from node.services.verification import verify_ledger
-from tests.node.api.conftest import Operator
+from tests.node.conftest import Operator
 
 
 def error_of(response: object) -> dict[str, object]:

@@ -7,7 +7,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from node.db import Database
-from tests.node.api.conftest import Operator
+from tests.node.conftest import Operator
 
 
 def test_health_and_readiness(client: TestClient, db: Database) -> None:
