@@ -49,7 +49,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code=codes.get(exc.status_code, "http_error"),
     )
     error.http_status = exc.status_code
-    return error_response(error)
+    response = error_response(error)
+    if exc.headers:
+        response.headers.update(exc.headers)  # e.g. Allow on a 405
+    return response
 
 
 async def _expiry_loop(node: NodeContext) -> None:

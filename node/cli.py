@@ -6,14 +6,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from node.clock import SystemClock
 from node.db import Database
-from node.errors import KonsortError
-from node.secrets import MASTER_KEY_FILE, NodeSecrets
+from node.errors import ConfigurationError, KonsortError
+from node.secrets import MASTER_KEY_FILE, NodeSecrets, write_secret_file
 from node.settings import Settings, load_settings
 
 CONFIG_NAME = "konsort.toml"
@@ -32,11 +35,32 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return load_settings(config, **overrides)
 
 
+@contextmanager
+def open_database(
+    settings: Settings, *, check: bool = True, create: bool = False
+) -> Iterator[Database]:
+    """The node's database, refusing clearly when `konsort init` has not run."""
+    from node.migrate import check_schema
+
+    missing = settings.is_sqlite and not (settings.data_dir / "konsort.db").exists()
+    if missing and not settings.database_url and not create:
+        raise ConfigurationError(
+            f"no database in {settings.data_dir}; run `konsort init` there first"
+        )
+    db = Database(settings.resolved_database_url)
+    try:
+        if check:
+            check_schema(db.engine)
+        yield db
+    finally:
+        db.dispose()
+
+
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create the data directory, the master key, a config file and the schema."""
     from node.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = settings.keys_dir / MASTER_KEY_FILE
     if key_path.exists():
         print(f"master key already present at {key_path}")
@@ -45,19 +69,21 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         print(f"wrote master key {key_path} (mode 0600; back it up, losing it loses all data)")
     config = settings.data_dir / CONFIG_NAME
     if not config.exists():
-        config.write_text(
-            f'node_id = "{settings.node_id}"\n'
-            f'display_name = "{settings.display_name}"\n'
-            f'currency = "{settings.currency}"\n'
-            f"points_per_currency_unit = {settings.points_per_currency_unit}\n"
-            f"point_expiry_days = {settings.point_expiry_days}\n"
-            + (f'database_url = "{settings.database_url}"\n' if settings.database_url else ""),
-            encoding="utf-8",
+        chosen = settings.model_dump(
+            include={
+                "node_id",
+                "display_name",
+                "currency",
+                "points_per_currency_unit",
+                "point_expiry_days",
+                *(["database_url"] if settings.database_url else []),
+            }
         )
-        print(f"wrote {config}")
-    db = Database(settings.resolved_database_url)
-    revision = upgrade(db.engine)
-    db.dispose()
+        # The file may hold a database password: private from the start.
+        write_secret_file(config, tomli_w.dumps(chosen).encode())
+        print(f"wrote {config} (mode 0600)")
+    with open_database(settings, check=False, create=True) as db:
+        revision = upgrade(db.engine)
     print(f"database ready at schema {revision}")
     return 0
 
@@ -68,8 +94,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from node.logs import configure_logging
 
-    if args.workers and args.workers > 1 and settings.is_sqlite:
-        raise KonsortError("several workers need PostgreSQL; SQLite serves from one process")
+    workers = args.workers or settings.workers
+    if workers > 1 and settings.is_sqlite:
+        raise ConfigurationError(
+            "several workers need PostgreSQL; SQLite serves from one process", field="workers"
+        )
+    with open_database(settings):  # refuse to start on a missing or foreign schema
+        pass
     # Workers rebuild the settings from the environment, so hand everything over.
     for name, value in settings.model_dump(mode="json").items():
         os.environ[f"KONSORT_{name.upper()}"] = str(value)
@@ -80,7 +111,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=20,
@@ -92,9 +123,8 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate the database to this version's schema (safe to run twice)."""
     from node.migrate import upgrade
 
-    db = Database(settings.resolved_database_url)
-    print(f"database at schema {upgrade(db.engine)}")
-    db.dispose()
+    with open_database(settings, check=False) as db:
+        print(f"database at schema {upgrade(db.engine)}")
     return 0
 
 
@@ -102,9 +132,8 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
     """Show the schema revision of the database and of this code."""
     from node.migrate import current_revision, head_revision
 
-    db = Database(settings.resolved_database_url)
-    print(f"database: {current_revision(db.engine) or 'empty'}; code: {head_revision()}")
-    db.dispose()
+    with open_database(settings, check=False) as db:
+        print(f"database: {current_revision(db.engine) or 'empty'}; code: {head_revision()}")
     return 0
 
 
@@ -112,9 +141,8 @@ def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create an operator API key and print it once."""
     from node.services.apikeys import create_api_key
 
-    db = Database(settings.resolved_database_url)
-    created = create_api_key(db, name=args.name, now=SystemClock().now())
-    db.dispose()
+    with open_database(settings) as db:
+        created = create_api_key(db, name=args.name, now=SystemClock().now())
     print(f"{created.id}\t{created.name}")
     print(created.token)
     print("store this key now: it is shown only once", file=sys.stderr)
@@ -125,11 +153,10 @@ def cmd_apikey_list(args: argparse.Namespace, settings: Settings) -> int:
     """List API keys (ids and names; the secrets are not stored)."""
     from node.services.apikeys import list_api_keys
 
-    db = Database(settings.resolved_database_url)
-    for key in list_api_keys(db):
-        state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
-        print(f"{key.id}\t{key.name}\t{key.created_at.isoformat()}\t{state}")
-    db.dispose()
+    with open_database(settings) as db:
+        for key in list_api_keys(db):
+            state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+            print(f"{key.id}\t{key.name}\t{key.created_at.isoformat()}\t{state}")
     return 0
 
 
@@ -137,9 +164,8 @@ def cmd_apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
     """Revoke an API key at once."""
     from node.services.apikeys import revoke_api_key
 
-    db = Database(settings.resolved_database_url)
-    revoke_api_key(db, key_id=args.key_id, now=SystemClock().now())
-    db.dispose()
+    with open_database(settings) as db:
+        revoke_api_key(db, key_id=args.key_id, now=SystemClock().now())
     print(f"revoked {args.key_id}")
     return 0
 
@@ -148,9 +174,8 @@ def cmd_ledger_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Check every ledger invariant; exit 1 on any violation."""
     from node.services.verification import verify_ledger
 
-    db = Database(settings.resolved_database_url)
-    report = verify_ledger(db)
-    db.dispose()
+    with open_database(settings) as db:
+        report = verify_ledger(db)
     if args.json:
         print(
             json.dumps({"ok": report.ok, "violations": report.violations, "totals": report.totals})
@@ -168,9 +193,8 @@ def cmd_ledger_expire(args: argparse.Namespace, settings: Settings) -> int:
     """Expire points past their expiry now (the node also does this on a schedule)."""
     from node.services.ledger import expire_due_points
 
-    db = Database(settings.resolved_database_url)
-    report = expire_due_points(db, now=SystemClock().now())
-    db.dispose()
+    with open_database(settings) as db:
+        report = expire_due_points(db, now=SystemClock().now())
     print(f"expired {report.points} points of {report.customers} customers")
     return 0
 

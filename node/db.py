@@ -19,16 +19,20 @@ account row, so two racing redemptions serialise on it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
+
+from node.writer import GroupCommitWriter
+
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -94,12 +98,36 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = make_engine(url, for_writes=True)
-        self.read_engine = make_engine(url, for_writes=False) if self.is_sqlite else self.engine
+        # Reads see one consistent snapshot: a deferred SQLite transaction is one
+        # from its first read; PostgreSQL needs REPEATABLE READ for that.
+        self.read_engine = (
+            make_engine(url, for_writes=False)
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        )
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._writer = (
+            GroupCommitWriter(self.engine, self._write_lock) if self._write_lock else None
+        )
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in a write transaction; return its result once committed.
+
+        On SQLite the unit joins the group-commit writer (see node.writer); on
+        PostgreSQL it runs in its own transaction on the calling thread.
+        Either way it is atomic: if ``work`` raises, none of its writes stay.
+        """
+        if self._writer is not None:
+            return self._writer.run(work)
+        with self.transaction() as session:
+            return work(session)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A write transaction: committed on success, rolled back on any exception."""
+        """A write transaction: committed on success, rolled back on any exception.
+
+        Prefer :meth:`write` on request paths; this form suits tools and tests.
+        """
         with self._write_lock or nullcontext():
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
@@ -107,12 +135,14 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only snapshot; never takes the write lock."""
+        """A read-only transaction over one snapshot; never takes the write lock."""
         with Session(self.read_engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -5,7 +5,8 @@
     ├── SchemaError                   database missing, behind or ahead of this code
     ├── RequestError (400)            malformed request: bad JSON, missing header
     │   ├── ValidationFailed (422)    a field is missing, unknown or out of range
-    │   └── PayloadTooLarge (413)
+    │   ├── PayloadTooLarge (413)
+    │   └── UnsupportedMediaType (415)
     ├── Unauthenticated (401)         no or bad credentials
     ├── Forbidden (403)
     ├── NotFound (404)
@@ -60,6 +61,11 @@ class ValidationFailed(RequestError):
 class PayloadTooLarge(RequestError):
     code = "payload_too_large"
     http_status = 413
+
+
+class UnsupportedMediaType(RequestError):
+    code = "unsupported_media_type"
+    http_status = 415
 
 
 class Unauthenticated(KonsortError):

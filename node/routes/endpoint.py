@@ -29,6 +29,7 @@ from node.errors import (
     PayloadTooLarge,
     RequestError,
     Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from node.services.apikeys import authenticate_api_key
@@ -54,6 +55,7 @@ class Call:
         return str(self.request.path_params[name])
 
     def idempotency_key(self) -> str:
+        """The request's Idempotency-Key, scoped to the caller (each API key has its own)."""
         key = self.request.headers.get("idempotency-key")
         if key is None:
             raise RequestError(
@@ -66,7 +68,7 @@ class Call:
                 "Idempotency-Key must be 1-200 printable ASCII characters",
                 field="Idempotency-Key",
             )
-        return key
+        return f"{self.principal}:{key}"
 
     async def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking service code off the event loop."""
@@ -158,9 +160,7 @@ async def read_json(request: Request, node: NodeContext) -> Any:
         raise PayloadTooLarge(f"request bodies are limited to {limit} bytes")
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if media != "application/json":
-        raise RequestError(
-            "send the body as application/json", field="Content-Type", code="unsupported_media_type"
-        )
+        raise UnsupportedMediaType("send the body as application/json", field="Content-Type")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -188,4 +188,6 @@ def _validate(model: type[BaseModel], data: Any) -> BaseModel:
         message = first["msg"]
         if first["type"] == "extra_forbidden":
             message = "unknown field"
+        elif first["type"] == "string_pattern_mismatch":
+            message = "contains characters or a format that is not allowed"
         raise ValidationFailed(f"{where}: {message}" if where else message, field=where) from None

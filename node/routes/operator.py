@@ -67,6 +67,7 @@ async def record_purchase(call: Call) -> Response:
         order_ref=body.order_ref,
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
+        actor=call.principal,
     )
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("earn").inc()
@@ -83,6 +84,7 @@ async def redeem_points(call: Call) -> Response:
         reference=body.reference,
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
+        actor=call.principal,
     )
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("redeem").inc()

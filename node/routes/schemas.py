@@ -15,7 +15,8 @@ from node.services.personal_data import PersonalData
 
 MAX_AMOUNT = 10**12
 
-Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x20-\x7e]+$")]
+#: Any printable text (æ, ø and å included); no control characters.
+Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 PositiveAmount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
 
 

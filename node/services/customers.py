@@ -73,8 +73,9 @@ def enrol_customer(
         db,
         key=idempotency_key,
         operation="enrol",
-        # Only a digest of the request is stored, never the personal fields.
-        request=personal.model_dump(mode="json"),
+        # Only a keyed digest of the personal fields takes part: the stored
+        # request digest must not let anyone test guesses about a member.
+        request={"personal": pd.keyed_digest(secrets, personal)},
         now=now,
         work=work,
     )

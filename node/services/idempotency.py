@@ -52,31 +52,31 @@ def run_idempotent(
     work: Callable[[Session], Answer],
 ) -> Answer:
     digest = request_digest(operation, request)
-    for attempt in range(2):
-        try:
-            with db.transaction() as session:
-                stored = store.find_answer(session=session, key=key)
-                if stored is not None:
-                    if stored.operation != operation or stored.request_digest != digest:
-                        raise IdempotencyConflict(
-                            "this Idempotency-Key was used for a different request",
-                            field="Idempotency-Key",
-                        )
-                    return Answer(stored.status_code, json.loads(stored.response), replayed=True)
-                answer = work(session)
-                store.insert_answer(
-                    session=session,
-                    key=key,
-                    operation=operation,
-                    request_digest=digest,
-                    status_code=answer.status_code,
-                    response=json.dumps(answer.body, separators=(",", ":")),
-                    now=now,
+
+    def unit(session: Session) -> Answer:
+        stored = store.find_answer(session=session, key=key)
+        if stored is not None:
+            if stored.operation != operation or stored.request_digest != digest:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was used for a different request",
+                    field="Idempotency-Key",
                 )
-                return answer
-        except IntegrityError:
-            # A concurrent request with the same key committed first (its row
-            # now exists); go round once more to replay its answer.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+            return Answer(stored.status_code, json.loads(stored.response), replayed=True)
+        answer = work(session)
+        store.insert_answer(
+            session=session,
+            key=key,
+            operation=operation,
+            request_digest=digest,
+            status_code=answer.status_code,
+            response=json.dumps(answer.body, separators=(",", ":")),
+            now=now,
+        )
+        return answer
+
+    try:
+        return db.write(unit)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (its row now
+        # exists); run once more to replay its answer.
+        return db.write(unit)

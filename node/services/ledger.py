@@ -108,6 +108,7 @@ def post_transaction_txn(
     idempotency_key: str | None,
     reference: str | None,
     now: datetime,
+    actor: str | None = None,
 ) -> PostedTransaction:
     """Write one balanced transaction. Raises before writing if it does not balance."""
     if any(type(p.amount) is not int or p.amount == 0 for p in postings):
@@ -137,6 +138,7 @@ def post_transaction_txn(
         points=points,
         idempotency_key=idempotency_key,
         reference=reference,
+        actor=actor,
         now=now,
     )
     if postings:
@@ -159,6 +161,7 @@ def credit_points_txn(
     reference: str | None,
     now: datetime,
     expiry_days: int,
+    actor: str | None = None,
 ) -> PostedTransaction:
     """Credit a member with a new lot of points taken from ``source_account``."""
     if points < 0:
@@ -180,6 +183,7 @@ def credit_points_txn(
         idempotency_key=idempotency_key,
         reference=reference,
         now=now,
+        actor=actor,
     )
     if points:
         store.insert_lot(
@@ -203,6 +207,7 @@ def debit_points_txn(
     idempotency_key: str | None,
     reference: str | None,
     now: datetime,
+    actor: str | None = None,
 ) -> PostedTransaction:
     """Take ``points`` from a member (oldest lots first) into ``target_account``."""
     if points <= 0:
@@ -221,6 +226,7 @@ def debit_points_txn(
         idempotency_key=idempotency_key,
         reference=reference,
         now=now,
+        actor=actor,
     )
     _spend_lots_txn(session=session, account_id=account_id, points=points, transaction_id=posted.id)
     return posted
@@ -276,6 +282,7 @@ def expire_customer_lots_txn(
         idempotency_key=None,
         reference=None,
         now=now,
+        actor="system",
     )
     for lot in due:
         _take_from_lot_txn(session=session, lot=lot, points=lot.remaining, transaction_id=posted.id)
@@ -296,13 +303,18 @@ def expire_due_points(db: Database, *, now: datetime, batch_size: int = 200) -> 
             batch = store.accounts_with_due_lots(session=session, now=now, limit=batch_size)
         if not batch:
             return ExpiryReport(customers, points)
-        with db.transaction() as session:
-            for account_id, customer_id in batch:
-                expired = expire_customer_lots_txn(
+
+        def unit(session: Session, batch: list[tuple[int, str | None]] = batch) -> list[int]:
+            return [
+                expire_customer_lots_txn(
                     session=session, account_id=account_id, customer_id=customer_id, now=now
                 )
-                customers += 1 if expired else 0
-                points += expired
+                for account_id, customer_id in batch
+            ]
+
+        expired = db.write(unit)
+        customers += sum(1 for amount in expired if amount)
+        points += sum(expired)
 
 
 def customer_balance(db: Database, *, customer_id: str, now: datetime) -> Balance:

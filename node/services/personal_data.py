@@ -4,7 +4,9 @@ Each customer gets a random 256-bit data key. Their personal fields are one
 JSON document encrypted with it (AES-256-GCM, the customer id as associated
 data so a blob cannot be moved to another customer). The data key itself is
 stored wrapped by the node's wrapping key. Destroying the wrapped key makes
-the blob unreadable for good (crypto-shredding), even in backups.
+the live blob unreadable for good (crypto-shredding). A backup taken before
+the erasure still holds both the wrapped key and the blob, so backups need a
+retention limit of their own (docs/operations.md says how).
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ def seal(data_key: bytes, customer_id: str, data: PersonalData) -> bytes:
 def unseal(data_key: bytes, customer_id: str, sealed: bytes) -> PersonalData:
     plaintext = _decrypt(data_key, sealed, f"profile:{customer_id}".encode())
     return PersonalData.model_validate_json(plaintext)
+
+
+def keyed_digest(secrets: NodeSecrets, data: PersonalData) -> str:
+    """A keyed digest of all personal fields (to recognise a repeated request)."""
+    document = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hmac.new(secrets.lookup_key, document.encode(), hashlib.sha256).hexdigest()
 
 
 def email_digest(secrets: NodeSecrets, email: str) -> str:

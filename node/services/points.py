@@ -61,6 +61,7 @@ def record_purchase(
     order_ref: str | None,
     idempotency_key: str,
     now: datetime,
+    actor: str | None = None,
 ) -> Answer:
     if currency != settings.currency:
         raise ValidationFailed(
@@ -86,6 +87,7 @@ def record_purchase(
             reference=order_ref,
             now=now,
             expiry_days=settings.point_expiry_days,
+            actor=actor,
         )
         purchase_store.insert_purchase(
             session=session,
@@ -118,6 +120,7 @@ def redeem_points(
     reference: str | None,
     idempotency_key: str,
     now: datetime,
+    actor: str | None = None,
 ) -> Answer:
     request = {"customer_id": customer_id, "points": points, "reference": reference}
 
@@ -132,6 +135,7 @@ def redeem_points(
             idempotency_key=f"api:{idempotency_key}",
             reference=reference,
             now=now,
+            actor=actor,
         )
         body = {
             "customer_id": customer_id,

@@ -30,6 +30,7 @@ class CustomerToken:
 def mint_customer_token(
     secrets: NodeSecrets, *, node_id: str, customer_id: str, now: datetime, ttl_seconds: int
 ) -> CustomerToken:
+    now = now.replace(microsecond=0)  # JWT times are whole seconds
     expires_at = now + timedelta(seconds=ttl_seconds)
     claims = {
         "iss": node_id,

@@ -94,11 +94,13 @@ def insert_transaction(
     points: int,
     idempotency_key: str | None,
     reference: str | None,
+    actor: str | None,
     now: datetime,
 ) -> int:
     result = session.execute(
         insert(txn_t)
         .values(
+            actor=actor,
             public_id=public_id,
             kind=kind,
             customer_id=customer_id,

@@ -68,7 +68,9 @@ class LedgerTransaction(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     customer_id: str | None = Field(default=None, sa_column=Column(String(40)))
     points: int = Field(sa_column=Column(BigInteger, nullable=False))
-    idempotency_key: str | None = Field(default=None, sa_column=Column(String(200), unique=True))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(300), unique=True))
+    #: Who wrote it: an API key id, or "system" for the node's own jobs.
+    actor: str | None = Field(default=None, sa_column=Column(String(60)))
     reference: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: datetime = Field(sa_column=_time())
 
@@ -204,7 +206,8 @@ class IdempotencyRecord(SQLModel, table=True):
 
     __tablename__ = "idempotency_record"
 
-    key: str = Field(sa_column=Column(String(200), primary_key=True))
+    #: "<api key id>:<Idempotency-Key>": each API key has its own key space.
+    key: str = Field(sa_column=Column(String(300), primary_key=True))
     operation: str = Field(sa_column=Column(String(60), nullable=False))
     request_digest: str = Field(sa_column=Column(String(64), nullable=False))
     status_code: int = Field(nullable=False)

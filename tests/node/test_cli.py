@@ -120,7 +120,44 @@ def test_clear_errors_without_init_or_with_bad_settings(
 
 
 def test_serve_refuses_several_workers_on_sqlite(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, _, err = konsort(capsys, "--data-dir", str(tmp_path), "serve", "--workers", "2")
     assert code == 2 and "need PostgreSQL" in err
+    monkeypatch.setenv("KONSORT_WORKERS", "2")
+    code, _, err = konsort(capsys, "--data-dir", str(tmp_path), "serve")
+    assert code == 2 and "need PostgreSQL" in err
+
+
+def test_init_quotes_names_and_keeps_the_config_private(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "bikes"
+    name = 'Bob "The" Bikes \\ Co'
+    assert konsort(capsys, "--data-dir", str(directory), "init", "--display-name", name)[0] == 0
+    config = directory / "konsort.toml"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    from node.settings import load_settings
+
+    assert load_settings(config, environ={}).display_name == name
+    code, out, _ = konsort(capsys, "--data-dir", str(directory), "db", "current")
+    assert code == 0
+
+
+def test_commands_before_init_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (("apikey", "list"), ("ledger", "verify"), ("db", "current")):
+        code, _, err = konsort(capsys, "--data-dir", str(tmp_path), *command)
+        assert code == 2 and "run `konsort init` there first" in err, command
+    assert not (tmp_path / "konsort.db").exists()
+
+
+def test_serve_refuses_a_foreign_schema_with_a_clear_line(
+    node_dir: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = Database(database_url)
+    with db.transaction() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    db.dispose()
+    code, _, err = konsort(capsys, "--data-dir", str(node_dir), "serve", "--port", "1")
+    assert code == 2 and "newer than this Konsort understands" in err

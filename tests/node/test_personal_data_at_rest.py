@@ -76,3 +76,19 @@ def test_logs_and_errors_carry_no_personal_data(
         assert value not in written
         assert value not in duplicate.text
         assert value not in bad.text
+
+
+def test_the_stored_request_digest_of_an_enrolment_is_keyed(
+    db: Database, node_secrets: NodeSecrets, clock: ManualClock
+) -> None:
+    from node.services.idempotency import request_digest
+    from node.services.personal_data import PersonalData
+
+    make_customer(db, node_secrets, clock, **ANN)
+    guess = PersonalData(**ANN).model_dump(mode="json")
+    unkeyed = {request_digest("enrol", guess), request_digest("enrol", {"personal": guess})}
+    with db.read() as session:
+        stored = set(
+            session.execute(text("SELECT request_digest FROM idempotency_record")).scalars()
+        )
+    assert stored and not stored & unkeyed

@@ -46,7 +46,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "idempotency_record",
-        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
         sa.Column("operation", sa.String(length=60), nullable=False),
         sa.Column("request_digest", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
@@ -61,7 +61,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.Column("points", sa.BigInteger(), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=300), nullable=True),
+        sa.Column("actor", sa.String(length=60), nullable=True),
         sa.Column("reference", sa.String(length=200), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from node.clock import ManualClock
@@ -120,7 +121,7 @@ def test_malformed_bodies_are_4xx(operator: Operator) -> None:
     form = operator.client.post(
         path, content=b"amount=1", headers={**headers, "Content-Type": "text/plain"}
     )
-    assert form.status_code == 400 and error_of(form)["code"] == "unsupported_media_type"
+    assert form.status_code == 415 and error_of(form)["code"] == "unsupported_media_type"
 
 
 def test_redeeming_more_than_the_balance_is_409(operator: Operator) -> None:
@@ -142,6 +143,7 @@ def test_unknown_customer_and_route_are_404(operator: Operator) -> None:
     assert route.status_code == 404 and error_of(route)["code"] == "not_found"
     method = operator.client.delete("/api/v1/customers")
     assert method.status_code == 405 and error_of(method)["code"] == "method_not_allowed"
+    assert method.headers["Allow"] == "POST"
 
 
 def test_api_keys_are_required_checked_and_revocable(
@@ -210,3 +212,41 @@ def test_customer_tokens_reach_only_their_own_points(
 def test_an_operator_key_is_not_a_customer_token(operator: Operator) -> None:
     response = operator.get("/api/v1/me/balance")
     assert response.status_code == 401
+
+
+def test_each_api_key_has_its_own_idempotency_keys(
+    operator: Operator, client: TestClient, db: Database, clock: ManualClock
+) -> None:
+    other_till = Operator(client, create_api_key(db, name="till 2", now=clock.now()).token)
+    customer = operator.enrol()
+    first = operator.earn(customer, 1_000, key="sale-1")
+    second = other_till.earn(customer, 2_000, key="sale-1")  # its own sale number 1
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers
+    assert operator.get(f"/api/v1/customers/{customer}/balance").json()["points"] == 30
+
+
+def test_ledger_rows_record_which_api_key_wrote_them(
+    operator: Operator, db: Database, clock: ManualClock
+) -> None:
+    customer = operator.enrol()
+    operator.earn(customer, 1_000)
+    with db.read() as session:
+        actors = set(session.execute(text("SELECT actor FROM ledger_transaction")).scalars())
+    assert len(actors) == 1 and actors.pop().startswith("key_")
+
+
+def test_references_take_any_printable_text(operator: Operator) -> None:
+    customer = operator.enrol()
+    operator.earn(customer, 10_000)
+    ok = operator.post(
+        f"/api/v1/customers/{customer}/redemptions", {"points": 5, "reference": "kaffe på huset"}
+    )
+    assert ok.status_code == 201 and ok.json()["transaction"]["reference"] == "kaffe på huset"
+    bad = operator.post(
+        f"/api/v1/customers/{customer}/redemptions", {"points": 5, "reference": "a\u0000b"}
+    )
+    assert bad.status_code == 422
+    assert error_of(bad)["message"] == (
+        "reference: contains characters or a format that is not allowed"
+    )
