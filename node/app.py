@@ -24,6 +24,7 @@ from node.openapi import build_openapi
 from node.routes import customer, operator, system
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
+from node.services.apikeys import ApiKeyCache
 from node.services.ledger import expire_due_points
 from node.settings import Settings
 
@@ -81,12 +82,14 @@ def create_app(
 ) -> Starlette:
     """Build a node. ``secrets`` default to the master key in the data directory."""
     db = database or Database(settings.resolved_database_url)
+    clock = clock or SystemClock()
     node = NodeContext(
         settings=settings,
         db=db,
         secrets=secrets or NodeSecrets.load(settings.keys_dir),
-        clock=clock or SystemClock(),
+        clock=clock,
         metrics=Metrics(),
+        api_keys=ApiKeyCache(settings.api_key_cache_seconds, clock),
     )
     endpoints = all_endpoints()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from sqlalchemy.exc import OperationalError
 
 from node.clock import SystemClock
 from node.db import Database
@@ -52,6 +53,8 @@ def open_database(
         if check:
             check_schema(db.engine)
         yield db
+    except OperationalError as exc:
+        raise ConfigurationError(f"cannot reach the database: {exc.orig}") from None
     finally:
         db.dispose()
 

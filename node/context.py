@@ -8,6 +8,7 @@ from node.clock import Clock
 from node.db import Database
 from node.metrics import Metrics
 from node.secrets import NodeSecrets
+from node.services.apikeys import ApiKeyCache
 from node.settings import Settings
 
 
@@ -18,3 +19,4 @@ class NodeContext:
     secrets: NodeSecrets
     clock: Clock
     metrics: Metrics
+    api_keys: ApiKeyCache

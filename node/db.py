@@ -1,8 +1,12 @@
 """Database engines and transactions: the one place that knows SQLite from PostgreSQL.
 
-The caller owns the transaction. Services open one with ``db.transaction()``
-and pass the session down; store helpers take a keyword-only ``session`` and
-never commit.
+The caller owns the transaction. Services hand a unit of work
+``(session) -> result`` to ``db.write()`` / ``await db.write_async()`` (tools
+and tests may use ``db.transaction()``); store helpers take a keyword-only
+``session`` and never commit. On SQLite every unit goes through the
+group-commit writer (node.writer); on PostgreSQL each unit is a transaction
+of its own, and read transactions run at REPEATABLE READ so one read sees one
+snapshot.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a committed write survives
 power loss). Write transactions start with ``BEGIN IMMEDIATE`` so a writer
@@ -18,12 +22,14 @@ account row, so two racing redemptions serialise on it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import NullPool
@@ -121,6 +127,12 @@ class Database:
             return self._writer.run(work)
         with self.transaction() as session:
             return work(session)
+
+    async def write_async(self, work: Callable[[Session], T]) -> T:
+        """:meth:`write` for the event loop: SQLite units are awaited, not waited on."""
+        if self._writer is not None:
+            return await asyncio.wrap_future(self._writer.submit(work))
+        return await anyio.to_thread.run_sync(self.write, work)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -75,7 +75,10 @@ def _port_free(port: int) -> bool:
 
 def start(node: DemoNode) -> None:
     if not _port_free(node.port):
-        raise SystemExit(f"port {node.port} is in use; stop what uses it or run with --port-base N")
+        raise SystemExit(
+            f"port {node.port} is in use; stop what uses it or run "
+            "make demo DEMO_ARGS='--port-base 9101'"
+        )
     node.process = subprocess.Popen(
         [
             sys.executable,

@@ -18,6 +18,7 @@ _ERROR_TEXT = {
     404: "Not found",
     409: "Conflict (idempotency key reused, not enough points, duplicate)",
     413: "Body too large",
+    415: "Body is not application/json",
     422: "A field is missing, unknown or out of range",
 }
 
@@ -57,8 +58,8 @@ def build_openapi(endpoints: Iterable[Endpoint], *, title: str, version: str) ->
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": True,
-                    "description": "Unique per write; a retry with the same key replays the "
-                    "first answer, the same key with another body is a 409.",
+                    "description": "Unique per write and per API key; a retry with the same "
+                    "key replays the first answer, the same key with another body is a 409.",
                     "schema": {"type": "string", "maxLength": 200},
                 }
             )
@@ -80,7 +81,7 @@ def build_openapi(endpoints: Iterable[Endpoint], *, title: str, version: str) ->
         operation["responses"][str(endpoint.status)] = success
         codes = set(endpoint.errors) | ({401} if endpoint.auth != "none" else set())
         if endpoint.body is not None:
-            codes |= {400, 413, 422}
+            codes |= {400, 413, 415, 422}
         for code in sorted(codes):
             operation["responses"][str(code)] = {
                 "description": _ERROR_TEXT.get(code, "Error"),

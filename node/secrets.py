@@ -6,7 +6,8 @@ used for one job can never be confused with another:
 
 - data-key wrapping (AES-256-GCM around each customer's own data key),
 - the keyed digest that finds a customer by email without storing the email,
-- the HMAC secret of customer API tokens.
+- the HMAC secret of customer API tokens,
+- the keyed digest of a request's personal fields (idempotency records).
 
 Reprs never show key material.
 """
@@ -47,6 +48,7 @@ class NodeSecrets:
     wrapping_key: bytes = field(repr=False, init=False)
     lookup_key: bytes = field(repr=False, init=False)
     token_key: bytes = field(repr=False, init=False)
+    request_key: bytes = field(repr=False, init=False)
 
     def __post_init__(self) -> None:
         if len(self.master_key) != 32:
@@ -54,6 +56,7 @@ class NodeSecrets:
         object.__setattr__(self, "wrapping_key", _derive(self.master_key, "data-key-wrapping"))
         object.__setattr__(self, "lookup_key", _derive(self.master_key, "email-lookup"))
         object.__setattr__(self, "token_key", _derive(self.master_key, "customer-tokens"))
+        object.__setattr__(self, "request_key", _derive(self.master_key, "request-digests"))
 
     @classmethod
     def generate(cls) -> NodeSecrets:

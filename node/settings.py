@@ -45,6 +45,13 @@ class Settings(BaseModel):
     customer_token_ttl_seconds: int = Field(
         900, ge=30, le=86_400, description="Lifetime of customer API tokens."
     )
+    api_key_cache_seconds: int = Field(
+        5,
+        ge=0,
+        le=300,
+        description="How long a verified API key is trusted without a database read; "
+        "a revoked key stops working within this time. 0 checks every request.",
+    )
     max_body_bytes: int = Field(
         65_536, ge=1_024, le=10_485_760, description="Largest accepted request body."
     )

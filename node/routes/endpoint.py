@@ -32,7 +32,6 @@ from node.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from node.services.apikeys import authenticate_api_key
 from node.services.tokens import verify_customer_token
 
 log = logging.getLogger("konsort.http")
@@ -133,7 +132,11 @@ class Endpoint:
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("send an `Authorization: Bearer <token>` header")
         if self.auth == "operator":
-            return str(await run_in_threadpool(authenticate_api_key, node.db, token.strip()))
+            token = token.strip()
+            cached = node.api_keys.lookup(token)
+            if cached is not None:
+                return cached
+            return str(await run_in_threadpool(node.api_keys.authenticate, node.db, token))
         return verify_customer_token(
             node.secrets, token.strip(), node_id=node.settings.node_id, now=node.clock.now()
         )

@@ -20,7 +20,7 @@ from node.routes.schemas import (
     TokenOut,
 )
 from node.services import customers, ledger, points, tokens
-from node.services.idempotency import Answer
+from node.services.idempotency import Answer, run_idempotent_async
 
 
 def _answer(answer: Answer) -> Response:
@@ -30,13 +30,14 @@ def _answer(answer: Answer) -> Response:
 
 async def enrol_customer(call: Call) -> Response:
     node = call.node
-    answer = await call.run(
-        customers.enrol_customer,
+    answer = await run_idempotent_async(
         node.db,
-        secrets=node.secrets,
-        personal=call.body,
-        idempotency_key=call.idempotency_key(),
-        now=node.clock.now(),
+        customers.enrolment_unit(
+            secrets=node.secrets,
+            personal=call.body,
+            idempotency_key=call.idempotency_key(),
+            now=node.clock.now(),
+        ),
     )
     return _answer(answer)
 
@@ -57,9 +58,7 @@ async def get_customer(call: Call) -> Response:
 
 async def record_purchase(call: Call) -> Response:
     node, body = call.node, call.body
-    answer = await call.run(
-        points.record_purchase,
-        node.db,
+    unit = points.purchase_unit(
         node.settings,
         customer_id=call.path("id"),
         amount=body.amount,
@@ -69,6 +68,7 @@ async def record_purchase(call: Call) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
+    answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("earn").inc()
     return _answer(answer)
@@ -76,9 +76,7 @@ async def record_purchase(call: Call) -> Response:
 
 async def redeem_points(call: Call) -> Response:
     node, body = call.node, call.body
-    answer = await call.run(
-        points.redeem_points,
-        node.db,
+    unit = points.redemption_unit(
         customer_id=call.path("id"),
         points=body.points,
         reference=body.reference,
@@ -86,6 +84,7 @@ async def redeem_points(call: Call) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
+    answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("redeem").inc()
     return _answer(answer)

@@ -15,8 +15,15 @@ from node.services.personal_data import PersonalData
 
 MAX_AMOUNT = 10**12
 
-#: Any printable text (æ, ø and å included); no control characters.
-Reference = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: Any printable text (æ, ø and å included), not only spaces; no control characters.
+Reference = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+    ),
+]
 PositiveAmount = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
 
 

@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from node.clock import Clock
 from node.db import Database
 from node.errors import NotFound, Unauthenticated
 from node.ids import new_id
@@ -50,6 +51,37 @@ def authenticate_api_key(db: Database, token: str) -> str:
     if found is None or not hmac.compare_digest(found[1], digest):
         raise Unauthenticated("the API key is unknown or revoked")
     return found[0]
+
+
+class ApiKeyCache:
+    """Remembers verified keys for a few seconds, so a request costs no database read.
+
+    A key revoked in another process (``konsort apikey revoke``) stops working
+    within ``ttl_seconds``; ``ttl_seconds=0`` checks the database every time.
+    Only digests are held, never the keys themselves.
+    """
+
+    def __init__(self, ttl_seconds: int, clock: Clock) -> None:
+        self._ttl = timedelta(seconds=ttl_seconds)
+        self._clock = clock
+        self._verified: dict[str, tuple[str, datetime]] = {}
+
+    def lookup(self, token: str) -> str | None:
+        """The key id if ``token`` was verified recently, else None."""
+        if not self._ttl:
+            return None
+        found = self._verified.get(_digest(token))
+        if found is None or found[1] <= self._clock.now():
+            return None
+        return found[0]
+
+    def authenticate(self, db: Database, token: str) -> str:
+        key_id = authenticate_api_key(db, token)
+        if self._ttl:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[_digest(token)] = (key_id, self._clock.now() + self._ttl)
+        return key_id
 
 
 def list_api_keys(db: Database) -> list[ApiKey]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -14,7 +15,7 @@ from node.ids import new_id
 from node.secrets import NodeSecrets
 from node.services import ledger
 from node.services import personal_data as pd
-from node.services.idempotency import Answer, run_idempotent
+from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
 from node.store import customers as store
 
 ACTIVE = "active"
@@ -54,23 +55,26 @@ def enrol_customer_txn(
     return EnrolledCustomer(customer_id, ACTIVE, now)
 
 
-def enrol_customer(
-    db: Database,
+def enrol_customer(db: Database, **request: Any) -> Answer:
+    """Enrol a member once per Idempotency-Key."""
+    return run_idempotent(db, enrolment_unit(**request))
+
+
+def enrolment_unit(
     *,
     secrets: NodeSecrets,
     personal: pd.PersonalData,
     idempotency_key: str,
     now: datetime,
-) -> Answer:
-    """Enrol once per Idempotency-Key; the stored answer holds no personal data."""
+) -> Unit:
+    """The stored answer holds no personal data."""
 
     def work(session: Session) -> Answer:
         enrolled = enrol_customer_txn(session=session, secrets=secrets, personal=personal, now=now)
         body = {"id": enrolled.id, "status": enrolled.status, "enrolled_at": isoformat(now)}
         return Answer(201, body)
 
-    return run_idempotent(
-        db,
+    return idempotent_unit(
         key=idempotency_key,
         operation="enrol",
         # Only a keyed digest of the personal fields takes part: the stored

@@ -42,15 +42,18 @@ def request_digest(operation: str, request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_idempotent(
-    db: Database,
+Unit = Callable[[Session], Answer]
+
+
+def idempotent_unit(
     *,
     key: str,
     operation: str,
     request: dict[str, Any],
     now: datetime,
-    work: Callable[[Session], Answer],
-) -> Answer:
+    work: Unit,
+) -> Unit:
+    """Wrap ``work`` so it runs once per key; a repeat replays the stored answer."""
     digest = request_digest(operation, request)
 
     def unit(session: Session) -> Answer:
@@ -74,9 +77,21 @@ def run_idempotent(
         )
         return answer
 
+    return unit
+
+
+def run_idempotent(db: Database, unit: Unit) -> Answer:
     try:
         return db.write(unit)
     except IntegrityError:
         # A concurrent request with the same key committed first (its row now
         # exists); run once more to replay its answer.
         return db.write(unit)
+
+
+async def run_idempotent_async(db: Database, unit: Unit) -> Answer:
+    """As :func:`run_idempotent`, awaiting the write without holding a thread."""
+    try:
+        return await db.write_async(unit)
+    except IntegrityError:
+        return await db.write_async(unit)

@@ -21,13 +21,14 @@ expiry empties whole lots past their ``expires_at``. Lots past expiry are
 expired lazily inside any write for that customer and in bulk by the expiry
 job, so a member can never spend a point that has already expired.
 
-All ``*_txn`` functions need an open write transaction (``db.transaction()``).
+All ``*_txn`` functions run inside a write unit (``db.write(unit)``) and get
+its session; they never commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -59,6 +60,8 @@ class PostedTransaction:
     kind: str
     points: int
     created_at: datetime
+    #: The new running balance of the (first) guarded account, when there is one.
+    balance: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,9 @@ def customer_account_code(customer_id: str) -> str:
 
 
 def system_account_txn(*, session: Session, code: str, now: datetime) -> int:
-    account_id = store.account_id_by_code(session=session, code=code)
+    account_id = store.account_id_by_code(
+        session=session, code=code, permanent=code in SYSTEM_ACCOUNTS
+    )
     if account_id is None:
         account_id = store.insert_account(
             session=session, code=code, kind="system", customer_id=None, now=now
@@ -98,6 +103,18 @@ def customer_account_id_txn(*, session: Session, customer_id: str) -> int:
     return found[0]
 
 
+def _active_account_txn(*, session: Session, customer_id: str, now: datetime) -> int:
+    """The account of an active customer, with any lots past expiry expired first."""
+    state = store.customer_state(session=session, customer_id=customer_id, now=now)
+    if state is None or state.status != "active":
+        raise NotFound("no such customer", field="customer_id")
+    if state.has_due_lots:
+        expire_customer_lots_txn(
+            session=session, account_id=state.account_id, customer_id=customer_id, now=now
+        )
+    return state.account_id
+
+
 def post_transaction_txn(
     *,
     session: Session,
@@ -117,18 +134,23 @@ def post_transaction_txn(
         raise KonsortError("ledger transaction does not balance")
     # Guarded debits first: the conditional UPDATE locks the row and is the
     # only thing that can refuse, so a refusal happens before any other write.
+    balance: int | None = None
     for posting in sorted(postings, key=lambda p: (not p.guarded, p.amount)):
-        if posting.guarded and posting.amount < 0:
-            if not store.take_balance(
+        if not posting.guarded:
+            continue
+        if posting.amount < 0:
+            after = store.take_balance(
                 session=session, account_id=posting.account_id, points=-posting.amount
-            ):
+            )
+            if after is None:
                 raise InsufficientPoints(
                     "the balance does not cover this many points", field="points"
                 )
-        elif posting.guarded:
-            store.change_balance(
+        else:
+            after = store.change_balance(
                 session=session, account_id=posting.account_id, delta=posting.amount
             )
+        balance = after if balance is None else balance
     public_id = new_id("txn")
     txn_id = store.insert_transaction(
         session=session,
@@ -147,7 +169,7 @@ def post_transaction_txn(
             transaction_id=txn_id,
             postings=[(p.account_id, p.amount) for p in postings],
         )
-    return PostedTransaction(txn_id, public_id, kind, points, now)
+    return PostedTransaction(txn_id, public_id, kind, points, now, balance)
 
 
 def credit_points_txn(
@@ -166,10 +188,7 @@ def credit_points_txn(
     """Credit a member with a new lot of points taken from ``source_account``."""
     if points < 0:
         raise KonsortError("credit_points_txn takes a non-negative amount")
-    account_id = customer_account_id_txn(session=session, customer_id=customer_id)
-    expire_customer_lots_txn(
-        session=session, account_id=account_id, customer_id=customer_id, now=now
-    )
+    account_id = _active_account_txn(session=session, customer_id=customer_id, now=now)
     postings: list[Posting] = []
     if points:
         source_id = system_account_txn(session=session, code=source_account, now=now)
@@ -185,6 +204,10 @@ def credit_points_txn(
         now=now,
         actor=actor,
     )
+    if posted.balance is None:  # nothing credited: report the balance as it stands
+        found = store.customer_account(session=session, customer_id=customer_id)
+        assert found is not None
+        posted = replace(posted, balance=found[1])
     if points:
         store.insert_lot(
             session=session,
@@ -212,10 +235,7 @@ def debit_points_txn(
     """Take ``points`` from a member (oldest lots first) into ``target_account``."""
     if points <= 0:
         raise KonsortError("debit_points_txn takes a positive amount")
-    account_id = customer_account_id_txn(session=session, customer_id=customer_id)
-    expire_customer_lots_txn(
-        session=session, account_id=account_id, customer_id=customer_id, now=now
-    )
+    account_id = _active_account_txn(session=session, customer_id=customer_id, now=now)
     target_id = system_account_txn(session=session, code=target_account, now=now)
     posted = post_transaction_txn(
         session=session,
@@ -233,14 +253,23 @@ def debit_points_txn(
 
 
 def _spend_lots_txn(*, session: Session, account_id: int, points: int, transaction_id: int) -> None:
+    """Take ``points`` from the oldest lots, a few lots at a time."""
     left = points
-    for lot in store.open_lots(session=session, account_id=account_id):
-        take = min(left, lot.remaining)
-        _take_from_lot_txn(session=session, lot=lot, points=take, transaction_id=transaction_id)
-        left -= take
-        if left == 0:
-            return
-    raise KonsortError("lots do not cover the account balance")
+    while left:
+        lots = store.oldest_lots(session=session, account_id=account_id, limit=16)
+        if not lots:
+            raise KonsortError("lots do not cover the account balance")
+        for lot_id, remaining in lots:
+            take = min(left, remaining)
+            _take_from_lot_txn(
+                session=session,
+                lot=store.OpenLot(lot_id, remaining, None),
+                points=take,
+                transaction_id=transaction_id,
+            )
+            left -= take
+            if left == 0:
+                return
 
 
 def _take_from_lot_txn(
@@ -324,10 +353,7 @@ def customer_balance(db: Database, *, customer_id: str, now: datetime) -> Balanc
         if found is None:
             raise NotFound("no such customer", field="customer_id")
         account_id, stored = found
-        lots = store.open_lots(session=session, account_id=account_id)
-    live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
-    expired = sum(lot.remaining for lot in lots) - sum(lot.remaining for lot in live)
-    dated = sorted((lot.expires_at, lot.remaining) for lot in live if lot.expires_at is not None)
-    next_expiry = dated[0][0] if dated else None
-    expiring = sum(points for when, points in dated if when == next_expiry)
+        expired, expiring, next_expiry = store.balance_summary(
+            session=session, account_id=account_id, now=now
+        )
     return Balance(stored - expired, expiring, next_expiry)

@@ -72,7 +72,7 @@ def unseal(data_key: bytes, customer_id: str, sealed: bytes) -> PersonalData:
 def keyed_digest(secrets: NodeSecrets, data: PersonalData) -> str:
     """A keyed digest of all personal fields (to recognise a repeated request)."""
     document = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hmac.new(secrets.lookup_key, document.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secrets.request_key, document.encode(), hashlib.sha256).hexdigest()
 
 
 def email_digest(secrets: NodeSecrets, email: str) -> str:

@@ -19,7 +19,7 @@ from node.db import Database
 from node.errors import RequestError, ValidationFailed
 from node.services import ledger
 from node.services.customers import require_active_txn
-from node.services.idempotency import Answer, run_idempotent
+from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
 from node.settings import Settings
 from node.store import ledger as ledger_store
 from node.store import purchases as purchase_store
@@ -45,14 +45,12 @@ def _transaction_json(posted: ledger.PostedTransaction, reference: str | None) -
     }
 
 
-def _balance_after_txn(*, session: Session, customer_id: str) -> int:
-    found = ledger_store.customer_account(session=session, customer_id=customer_id)
-    assert found is not None
-    return found[1]
+def record_purchase(db: Database, settings: Settings, **request: Any) -> Answer:
+    """Earn at the base rate for one purchase, once per Idempotency-Key."""
+    return run_idempotent(db, purchase_unit(settings, **request))
 
 
-def record_purchase(
-    db: Database,
+def purchase_unit(
     settings: Settings,
     *,
     customer_id: str,
@@ -62,7 +60,7 @@ def record_purchase(
     idempotency_key: str,
     now: datetime,
     actor: str | None = None,
-) -> Answer:
+) -> Unit:
     if currency != settings.currency:
         raise ValidationFailed(
             f"this node takes purchases in {settings.currency}", field="currency"
@@ -75,7 +73,6 @@ def record_purchase(
     }
 
     def work(session: Session) -> Answer:
-        require_active_txn(session=session, customer_id=customer_id)
         points = points_for_purchase(amount, settings)
         posted = ledger.credit_points_txn(
             session=session,
@@ -103,17 +100,21 @@ def record_purchase(
             "customer_id": customer_id,
             "transaction": _transaction_json(posted, order_ref),
             "purchase": {"amount": amount, "currency": currency, "order_ref": order_ref},
-            "balance": _balance_after_txn(session=session, customer_id=customer_id),
+            "balance": posted.balance,
         }
         return Answer(201, body)
 
-    return run_idempotent(
-        db, key=idempotency_key, operation="purchase", request=request, now=now, work=work
+    return idempotent_unit(
+        key=idempotency_key, operation="purchase", request=request, now=now, work=work
     )
 
 
-def redeem_points(
-    db: Database,
+def redeem_points(db: Database, **request: Any) -> Answer:
+    """Spend points (oldest first), once per Idempotency-Key."""
+    return run_idempotent(db, redemption_unit(**request))
+
+
+def redemption_unit(
     *,
     customer_id: str,
     points: int,
@@ -121,11 +122,10 @@ def redeem_points(
     idempotency_key: str,
     now: datetime,
     actor: str | None = None,
-) -> Answer:
+) -> Unit:
     request = {"customer_id": customer_id, "points": points, "reference": reference}
 
     def work(session: Session) -> Answer:
-        require_active_txn(session=session, customer_id=customer_id)
         posted = ledger.debit_points_txn(
             session=session,
             customer_id=customer_id,
@@ -140,12 +140,12 @@ def redeem_points(
         body = {
             "customer_id": customer_id,
             "transaction": _transaction_json(posted, reference),
-            "balance": _balance_after_txn(session=session, customer_id=customer_id),
+            "balance": posted.balance,
         }
         return Answer(201, body)
 
-    return run_idempotent(
-        db, key=idempotency_key, operation="redemption", request=request, now=now, work=work
+    return idempotent_unit(
+        key=idempotency_key, operation="redemption", request=request, now=now, work=work
     )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
 from sqlmodel import Session
 
-from node.store.models import IdempotencyRecord
-
-record_t = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+from node.store.sql import raw
 
 
 @dataclass(frozen=True)
@@ -22,14 +19,11 @@ class StoredAnswer:
 
 
 def find_answer(*, session: Session, key: str) -> StoredAnswer | None:
-    row = session.execute(
-        select(
-            record_t.c.operation,
-            record_t.c.request_digest,
-            record_t.c.status_code,
-            record_t.c.response,
-        ).where(record_t.c.key == key)
-    ).first()
+    row = raw(session).one(
+        "SELECT operation, request_digest, status_code, response FROM idempotency_record"
+        " WHERE key = ?",
+        (key,),
+    )
     return StoredAnswer(row[0], row[1], int(row[2]), row[3]) if row else None
 
 
@@ -43,13 +37,9 @@ def insert_answer(
     response: str,
     now: datetime,
 ) -> None:
-    session.execute(
-        insert(record_t).values(
-            key=key,
-            operation=operation,
-            request_digest=request_digest,
-            status_code=status_code,
-            response=response,
-            created_at=now,
-        )
+    sql = raw(session)
+    sql.execute(
+        "INSERT INTO idempotency_record (key, operation, request_digest, status_code, response,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (key, operation, request_digest, status_code, response, sql.time(now)),
     )

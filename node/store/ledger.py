@@ -14,6 +14,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlmodel import Session
 
 from node.store.models import Account, LedgerEntry, LedgerTransaction, LotMovement, PointLot
+from node.store.sql import raw
 
 account_t = Account.__table__  # type: ignore[attr-defined]
 txn_t = LedgerTransaction.__table__  # type: ignore[attr-defined]
@@ -40,8 +41,29 @@ class OpenLot:
     expires_at: datetime | None
 
 
-def account_id_by_code(*, session: Session, code: str) -> int | None:
-    return session.execute(select(account_t.c.id).where(account_t.c.code == code)).scalar()
+@dataclass(frozen=True)
+class CustomerState:
+    account_id: int
+    balance: int
+    status: str
+    has_due_lots: bool
+
+
+def account_id_by_code(*, session: Session, code: str, permanent: bool = False) -> int | None:
+    """An account's id by code.
+
+    ``permanent`` accounts (created by the migrations, never deleted) have
+    their ids cached per connection; others might still be uncommitted.
+    """
+    cache: dict[str, int] = session.connection().info.setdefault("konsort_account_ids", {})
+    if code in cache:
+        return cache[code]
+    row = raw(session).one("SELECT id FROM account WHERE code = ?", (code,))
+    if row is None:
+        return None
+    if permanent:
+        cache[code] = int(row[0])
+    return int(row[0])
 
 
 def insert_account(
@@ -55,34 +77,47 @@ def insert_account(
     return int(result.scalar_one())
 
 
+def customer_state(*, session: Session, customer_id: str, now: datetime) -> CustomerState | None:
+    """A customer's account, balance and status, and whether lots await expiry."""
+    sql = raw(session)
+    row = sql.one(
+        "SELECT a.id, a.balance, c.status, EXISTS (SELECT 1 FROM point_lot l"
+        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= ?)"
+        " FROM account a JOIN customer c ON c.id = a.customer_id WHERE a.customer_id = ?",
+        (sql.time(now), customer_id),
+    )
+    if row is None:
+        return None
+    return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]))
+
+
 def customer_account(*, session: Session, customer_id: str) -> tuple[int, int] | None:
     """(account id, stored balance) of a customer's points account."""
-    row = session.execute(
-        select(account_t.c.id, account_t.c.balance).where(account_t.c.customer_id == customer_id)
-    ).first()
+    row = raw(session).one("SELECT id, balance FROM account WHERE customer_id = ?", (customer_id,))
     return (int(row[0]), int(row[1])) if row else None
 
 
-def change_balance(*, session: Session, account_id: int, delta: int) -> None:
-    session.execute(
-        update(account_t)
-        .where(account_t.c.id == account_id)
-        .values(balance=account_t.c.balance + delta)
+def change_balance(*, session: Session, account_id: int, delta: int) -> int:
+    """Add ``delta`` to a running balance; returns the new balance."""
+    row = raw(session).one(
+        "UPDATE account SET balance = balance + ? WHERE id = ? RETURNING balance",
+        (delta, account_id),
     )
+    assert row is not None
+    return int(row[0])
 
 
-def take_balance(*, session: Session, account_id: int, points: int) -> bool:
-    """Subtract ``points`` only if the balance covers them; False if it does not.
+def take_balance(*, session: Session, account_id: int, points: int) -> int | None:
+    """Subtract ``points`` only if the balance covers them; the new balance, or None.
 
     The conditional UPDATE is atomic and row-locking, so of two racing
     redemptions for the last points exactly one succeeds.
     """
-    result = session.execute(
-        update(account_t)
-        .where(account_t.c.id == account_id, account_t.c.balance >= points)
-        .values(balance=account_t.c.balance - points)
+    row = raw(session).one(
+        "UPDATE account SET balance = balance - ? WHERE id = ? AND balance >= ? RETURNING balance",
+        (points, account_id, points),
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return int(row[0]) if row else None
 
 
 def insert_transaction(
@@ -97,32 +132,26 @@ def insert_transaction(
     actor: str | None,
     now: datetime,
 ) -> int:
-    result = session.execute(
-        insert(txn_t)
-        .values(
-            actor=actor,
-            public_id=public_id,
-            kind=kind,
-            customer_id=customer_id,
-            points=points,
-            idempotency_key=idempotency_key,
-            reference=reference,
-            created_at=now,
-        )
-        .returning(txn_t.c.id)
+    sql = raw(session)
+    row = sql.one(
+        "INSERT INTO ledger_transaction (public_id, kind, customer_id, points,"
+        " idempotency_key, actor, reference, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
+        (public_id, kind, customer_id, points, idempotency_key, actor, reference, sql.time(now)),
     )
-    return int(result.scalar_one())
+    assert row is not None
+    return int(row[0])
 
 
 def insert_entries(
     *, session: Session, transaction_id: int, postings: Sequence[tuple[int, int]]
 ) -> None:
-    session.execute(
-        insert(entry_t),
-        [
-            {"transaction_id": transaction_id, "account_id": account, "amount": amount}
-            for account, amount in postings
-        ],
+    values = ", ".join(["(?, ?, ?)"] * len(postings))
+    params: tuple[Any, ...] = ()
+    for account, amount in postings:
+        params += (transaction_id, account, amount)
+    raw(session).execute(
+        f"INSERT INTO ledger_entry (transaction_id, account_id, amount) VALUES {values}", params
     )
 
 
@@ -134,20 +163,13 @@ def insert_lot(
     points: int,
     earned_at: datetime,
     expires_at: datetime | None,
-) -> int:
-    result = session.execute(
-        insert(lot_t)
-        .values(
-            account_id=account_id,
-            transaction_id=transaction_id,
-            amount=points,
-            remaining=points,
-            earned_at=earned_at,
-            expires_at=expires_at,
-        )
-        .returning(lot_t.c.id)
+) -> None:
+    sql = raw(session)
+    sql.execute(
+        "INSERT INTO point_lot (account_id, transaction_id, amount, remaining, earned_at,"
+        " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, transaction_id, points, points, sql.time(earned_at), sql.time(expires_at)),
     )
-    return int(result.scalar_one())
 
 
 def open_lots(*, session: Session, account_id: int) -> list[OpenLot]:
@@ -160,21 +182,58 @@ def open_lots(*, session: Session, account_id: int) -> list[OpenLot]:
     return [OpenLot(int(r[0]), int(r[1]), r[2]) for r in rows]
 
 
+def oldest_lots(*, session: Session, account_id: int, limit: int) -> list[tuple[int, int]]:
+    """(lot id, remaining) of the oldest lots with points left, in spending order."""
+    rows = raw(session).all(
+        "SELECT id, remaining FROM point_lot WHERE account_id = ? AND remaining > 0"
+        " ORDER BY id LIMIT ?",
+        (account_id, limit),
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
 def take_from_lot(
     *, session: Session, lot_id: int, expected_remaining: int, points: int, transaction_id: int
 ) -> bool:
     """Move ``points`` out of a lot if it still holds ``expected_remaining``."""
-    result = session.execute(
-        update(lot_t)
-        .where(lot_t.c.id == lot_id, lot_t.c.remaining == expected_remaining)
-        .values(remaining=lot_t.c.remaining - points)
+    sql = raw(session)
+    changed = sql.one(
+        "UPDATE point_lot SET remaining = remaining - ? WHERE id = ? AND remaining = ?"
+        " RETURNING id",
+        (points, lot_id, expected_remaining),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if changed is None:
         return False
-    session.execute(
-        insert(movement_t).values(lot_id=lot_id, transaction_id=transaction_id, amount=-points)
+    sql.execute(
+        "INSERT INTO lot_movement (lot_id, transaction_id, amount) VALUES (?, ?, ?)",
+        (lot_id, transaction_id, -points),
     )
     return True
+
+
+def balance_summary(
+    *, session: Session, account_id: int, now: datetime
+) -> tuple[int, int, datetime | None]:
+    """(points in lots past expiry, points expiring next, when they expire)."""
+    sql = raw(session)
+    stamp = sql.time(now)
+    row = sql.one(
+        "SELECT COALESCE(SUM(CASE WHEN expires_at <= ? THEN remaining ELSE 0 END), 0),"
+        " MIN(CASE WHEN expires_at > ? THEN expires_at END)"
+        " FROM point_lot WHERE account_id = ? AND remaining > 0",
+        (stamp, stamp, account_id),
+    )
+    assert row is not None
+    expired, next_expiry = int(row[0]), row[1]
+    if next_expiry is None:
+        return expired, 0, None
+    expiring = sql.one(
+        "SELECT SUM(remaining) FROM point_lot"
+        " WHERE account_id = ? AND remaining > 0 AND expires_at = ?",
+        (account_id, next_expiry),
+    )
+    assert expiring is not None
+    return expired, int(expiring[0]), sql.parse_time(next_expiry)
 
 
 def lock_account(*, session: Session, account_id: int) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from node.store.models import Purchase
+from node.store.sql import raw
 
 purchase_t = Purchase.__table__  # type: ignore[attr-defined]
 
@@ -23,14 +23,9 @@ def insert_purchase(
     points: int,
     occurred_at: datetime,
 ) -> None:
-    session.execute(
-        insert(purchase_t).values(
-            customer_id=customer_id,
-            transaction_id=transaction_id,
-            order_ref=order_ref,
-            amount=amount,
-            currency=currency,
-            points=points,
-            occurred_at=occurred_at,
-        )
+    sql = raw(session)
+    sql.execute(
+        "INSERT INTO purchase (customer_id, transaction_id, order_ref, amount, currency, points,"
+        " occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (customer_id, transaction_id, order_ref, amount, currency, points, sql.time(occurred_at)),
     )

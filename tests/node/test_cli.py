@@ -88,8 +88,7 @@ def test_ledger_verify_exit_codes(
         session.execute(
             text(
                 "INSERT INTO account (code, kind, balance, created_at) "
-                "VALUES ('program:issued', 'system', 0, '2026-01-01 00:00:00'),"
-                " ('customer:ghost', 'customer', 7, '2026-01-01 00:00:00')"
+                "VALUES ('customer:ghost', 'customer', 7, '2026-01-01 00:00:00')"
             )
         )
     db.dispose()
@@ -161,3 +160,12 @@ def test_serve_refuses_a_foreign_schema_with_a_clear_line(
     db.dispose()
     code, _, err = konsort(capsys, "--data-dir", str(node_dir), "serve", "--port", "1")
     assert code == 2 and "newer than this Konsort understands" in err
+
+
+def test_an_unreachable_database_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KONSORT_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    code, out, err = konsort(capsys, "--data-dir", str(tmp_path), "db", "current")
+    assert code == 2 and err.startswith("konsort: cannot reach the database")
+    assert "Traceback" not in err

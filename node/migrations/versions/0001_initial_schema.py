@@ -10,6 +10,7 @@ Create Date: 2026-11-25 03:14:40.132974
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -216,6 +217,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_lot_movement_lot_id"), ["lot_id"], unique=False)
 
     _append_only_triggers()
+    # The program's system accounts exist from the start (node.services.ledger).
+    accounts = sa.table(
+        "account",
+        sa.column("code", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("balance", sa.BigInteger),
+        sa.column("created_at", UTCDateTime()),
+    )
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    op.bulk_insert(
+        accounts,
+        [
+            {"code": code, "kind": "system", "balance": 0, "created_at": created}
+            for code in ("program:issued", "program:redeemed", "program:expired")
+        ],
+    )
 
 
 def _append_only_triggers() -> None:

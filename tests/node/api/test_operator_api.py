@@ -96,6 +96,8 @@ def test_writes_need_an_idempotency_key(operator: Operator) -> None:
         ({"amount": 100, "currency": "dkk"}, "currency"),
         ({"amount": 100, "order_ref": ""}, "order_ref"),
         ({"amount": 100, "order_ref": "x" * 201}, "order_ref"),
+        ({"amount": 100, "order_ref": "   "}, "order_ref"),
+        ({"amount": 100, "order_ref": "a\u0085b"}, "order_ref"),
     ],
 )
 def test_bad_purchases_are_422_and_write_nothing(
@@ -156,7 +158,10 @@ def test_api_keys_are_required_checked_and_revocable(
     operator = Operator(client, key.token)
     customer = operator.enrol()
     assert operator.get(f"/api/v1/customers/{customer}").status_code == 200
-    revoke_api_key(db, key_id=key.id, now=clock.now())
+    revoke_api_key(db, key_id=key.id, now=clock.now())  # as `konsort apikey revoke` does
+    # Verified keys are trusted for api_key_cache_seconds (5) without a database read.
+    assert operator.get(f"/api/v1/customers/{customer}").status_code == 200
+    clock.advance(timedelta(seconds=5))
     assert operator.get(f"/api/v1/customers/{customer}").status_code == 401
 
 

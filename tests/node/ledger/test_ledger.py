@@ -51,6 +51,7 @@ def test_redeem_takes_points_and_never_goes_negative(
         "customer": 40,
         "program:issued": -100,
         "program:redeemed": 60,
+        "program:expired": 0,
     }
 
 

@@ -1,0 +1,172 @@
+"""One node under ``konsort serve``, loaded through the operator API over loopback.
+
+For each database the bench runs on, a scratch node is made with the real
+CLI (``konsort init``, ``konsort apikey create``), served, and filled with
+customers, each funded by one large purchase so that redemptions never run
+out of points. Then three rows:
+
+* earn:    ``POST /customers/{id}/purchases``, a new Idempotency-Key each time;
+* redeem:  ``POST /customers/{id}/redemptions`` of 5 points;
+* balance: ``GET /customers/{id}/balance``;
+
+each cycling over all customers. The write rows are compared with the ceiling's
+two-row transaction on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.ceiling import WRITE_BODY, txn_key
+from bench.databases import scratch_postgres, sqlalchemy_url
+from bench.harness import Bench
+from bench.load import LoadSpec
+from bench.processes import HOST, child_env, free_port, run_command, serving
+
+NODE_ID = "cafe"
+API = "/api/v1/customers"
+#: One purchase per customer before the rows: 10,000,000 øre earns 100,000 points,
+#: enough for 20,000 redemptions of 5 points each.
+FUNDING_AMOUNT = 10_000_000
+REDEEM_POINTS = 5
+
+
+@dataclass(frozen=True)
+class RunningNode:
+    port: int
+    pid: int
+    token: str
+    customers: list[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+
+    def paths(self, suffix: str) -> list[str]:
+        return [f"{API}/{customer}/{suffix}" for customer in self.customers]
+
+
+def konsort_command() -> list[str]:
+    """The ``konsort`` script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "konsort"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("konsort")
+    return [found] if found else [sys.executable, "-m", "node.cli"]
+
+
+@contextmanager
+def _database_url(bench: Bench, database: str) -> Iterator[str | None]:
+    if database == "sqlite":
+        yield None  # the node's default: SQLite in its data directory
+    else:
+        with scratch_postgres(bench.options.postgres_url, label="node") as url:
+            yield sqlalchemy_url(url)
+
+
+@contextmanager
+def running_node(bench: Bench, database: str) -> Iterator[RunningNode]:
+    """A freshly initialised node with customers, served until the block ends."""
+    konsort = konsort_command()
+    data_dir = bench.workdir / f"node-{database}"
+    base = [*konsort, "--data-dir", str(data_dir)]
+    env = child_env()
+    with _database_url(bench, database) as url:
+        bench.progress(f"initialising a node ({database}) in {data_dir}")
+        database_args = ["--database-url", url] if url else []
+        run_command([*base, "init", "--node-id", NODE_ID, *database_args], env=env)
+        token = run_command([*base, "apikey", "create", "--name", "bench"], env=env)
+        token = token.strip().splitlines()[-1]
+        port = free_port()
+        with serving(
+            [*base, "serve", "--port", str(port)],
+            ready_url=f"http://{HOST}:{port}/readyz",
+            log=bench.workdir / f"node-{database}.log",
+            env=env,
+        ) as process:
+            count = bench.options.customers
+            bench.progress(f"enrolling and funding {count:,} customers")
+            customers = asyncio.run(_populate(port, token, count, bench.options.concurrency))
+            yield RunningNode(port, process.pid, token, customers)
+
+
+async def _populate(port: int, token: str, count: int, concurrency: int) -> list[str]:
+    """Enrol ``count`` customers and fund each with one purchase, ``concurrency`` at a time."""
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency)
+    customers: list[str] = []
+
+    async def post(client: httpx.AsyncClient, path: str, body: dict[str, int]) -> httpx.Response:
+        response = await client.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        if response.status_code != 201:
+            raise RuntimeError(f"POST {path}: HTTP {response.status_code} {response.text}")
+        return response
+
+    async def enrol_and_fund(client: httpx.AsyncClient, quota: int) -> None:
+        for _ in range(quota):
+            customer = str((await post(client, API, {})).json()["id"])
+            await post(client, f"{API}/{customer}/purchases", {"amount": FUNDING_AMOUNT})
+            customers.append(customer)
+
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}", headers=headers, limits=limits, timeout=60.0
+    ) as client:
+        quotas = [count // concurrency + (i < count % concurrency) for i in range(concurrency)]
+        async with asyncio.TaskGroup() as group:
+            for quota in quotas:
+                group.create_task(enrol_and_fund(client, quota))
+    return sorted(customers)
+
+
+def _write(node: RunningNode, suffix: str, body: str, key_prefix: str) -> LoadSpec:
+    return LoadSpec(
+        port=node.port,
+        paths=node.paths(suffix),
+        method="POST",
+        body=body,
+        headers=node.headers,
+        expect=[201],
+        idempotency_prefix=key_prefix,
+        server_pid=node.pid,
+    )
+
+
+def run(bench: Bench) -> None:
+    for database in bench.options.databases:
+        with running_node(bench, database) as node:
+            tag = uuid.uuid4().hex[:8]
+            ceiling = txn_key(database)
+            bench.measure(
+                f"node.{database}.earn",
+                f"node earn ({database})",
+                "earns/s",
+                _write(node, "purchases", WRITE_BODY, f"earn-{tag}"),
+                baseline=ceiling,
+            )
+            bench.measure(
+                f"node.{database}.redeem",
+                f"node redeem ({database})",
+                "redeems/s",
+                _write(node, "redemptions", f'{{"points": {REDEEM_POINTS}}}', f"redeem-{tag}"),
+                baseline=ceiling,
+            )
+            bench.measure(
+                f"node.{database}.balance",
+                f"node balance ({database})",
+                "reads/s",
+                LoadSpec(
+                    port=node.port,
+                    paths=node.paths("balance"),
+                    headers={"Authorization": f"Bearer {node.token}"},
+                    server_pid=node.pid,
+                ),
+            )

@@ -1,0 +1,86 @@
+"""`python -m bench --quick` measures every row, over real processes, without errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.generator import percentile
+from bench.load import LoadResult
+from bench.report import Row, Table
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS = [
+    "ceiling.hello",
+    "ceiling.sqlite.txn",
+    "node.sqlite.earn",
+    "node.sqlite.redeem",
+    "node.sqlite.balance",
+]
+WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem"}
+
+
+def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    document = json.loads(out.read_text())
+    assert document["failure"] is None
+    assert [row["key"] for row in document["rows"]] == ROWS
+    for row in document["rows"]:
+        assert row["ok"] > 0 and row["rate"] > 0, row
+        assert row["errors"] == 0, row
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"], row
+        assert row["label"] in completed.stdout
+        assert (row["ceiling_ratio"] is not None) == (row["key"] in WRITE_ROWS), row
+    assert {target["name"] for target in document["targets"]} == {
+        "earns/s",
+        "earn p99 ms",
+        "earn / ceiling",
+    }
+    assert "enrolling and funding 100 customers" in completed.stderr  # progress lines
+
+
+def test_percentile_is_nearest_rank() -> None:
+    ordered = [float(n) for n in range(1, 101)]
+    assert percentile(ordered, 0.50) == 50.0
+    assert percentile(ordered, 0.99) == 99.0
+    assert percentile(ordered, 1.0) == 100.0
+    assert percentile([], 0.99) == 0.0
+
+
+def _result(ok: int) -> LoadResult:
+    return LoadResult(
+        ok=ok,
+        errors=0,
+        seconds=2.0,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        p999_ms=3.0,
+        max_ms=4.0,
+        mean_ms=1.5,
+        server_cpu=0.9,
+        client_cpu=0.1,
+        machine_cpu=1.0,
+        error_samples=[],
+    )
+
+
+def test_table_compares_write_rows_with_their_ceiling() -> None:
+    ceiling = Row("ceiling.sqlite.txn", "ceiling txn", "txn/s", _result(4000))
+    earn = Row("node.sqlite.earn", "node earn", "earns/s", _result(3000), "ceiling.sqlite.txn")
+    table = Table([ceiling, earn])
+    assert table.ratio(earn) == 0.75
+    assert table.ratio(ceiling) is None
+    assert "75%" in table.render()
+    met = {target.name: target.met for target in table.targets()}
+    assert met == {"earns/s": True, "earn p99 ms": True, "earn / ceiling": True}
