@@ -111,8 +111,7 @@ class Endpoint:
             log.exception("unhandled error", extra={"route": self.path, "method": self.method})
             response = error_response(KonsortError("internal error"))
         elapsed = time.perf_counter() - started
-        node.metrics.requests.labels(self.method, self.path, str(response.status_code)).inc()
-        node.metrics.latency.labels(self.method, self.path).observe(elapsed)
+        node.metrics.observe_request(self.method, self.path, response.status_code, elapsed)
         if node.settings.log_level == "DEBUG" or response.status_code >= 500:
             log.info(
                 "request",

@@ -25,6 +25,10 @@ from node.services.idempotency import Answer, run_idempotent_async
 
 def _answer(answer: Answer) -> Response:
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if answer.encoded is not None:
+        return Response(
+            answer.encoded, answer.status_code, headers=headers, media_type="application/json"
+        )
     return json_response(answer.body, answer.status_code, **headers)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,8 @@ class Answer:
     status_code: int
     body: dict[str, Any]
     replayed: bool = False
+    #: The body as stored (compact JSON), so it is encoded once per request.
+    encoded: str | None = None
 
 
 def request_digest(operation: str, request: dict[str, Any]) -> str:
@@ -64,18 +66,24 @@ def idempotent_unit(
                     "this Idempotency-Key was used for a different request",
                     field="Idempotency-Key",
                 )
-            return Answer(stored.status_code, json.loads(stored.response), replayed=True)
+            return Answer(
+                stored.status_code,
+                json.loads(stored.response),
+                replayed=True,
+                encoded=stored.response,
+            )
         answer = work(session)
+        encoded = json.dumps(answer.body, separators=(",", ":"))
         store.insert_answer(
             session=session,
             key=key,
             operation=operation,
             request_digest=digest,
             status_code=answer.status_code,
-            response=json.dumps(answer.body, separators=(",", ":")),
+            response=encoded,
             now=now,
         )
-        return answer
+        return replace(answer, encoded=encoded)
 
     return unit
 
