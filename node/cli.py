@@ -116,6 +116,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         workers=workers,
         access_log=False,
+        server_header=False,
         log_config=None,
         timeout_graceful_shutdown=20,
     )

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from node.context import NodeContext
 from node.errors import (
@@ -93,7 +94,12 @@ class Endpoint:
     errors: tuple[int, ...] = field(default=())
 
     def route(self) -> Route:
-        return Route(self.path, self._serve, methods=[self.method], name=self.handler.__name__)
+        # An ASGI callable, not a function: Starlette then skips its per-request
+        # request/response wrapper (this endpoint already turns every error
+        # into a response).
+        return Route(
+            self.path, _AsgiEndpoint(self), methods=[self.method], name=self.handler.__name__
+        )
 
     async def _serve(self, request: Request) -> Response:
         node: NodeContext = request.app.state.node
@@ -139,6 +145,17 @@ class Endpoint:
         return verify_customer_token(
             node.secrets, token.strip(), node_id=node.settings.node_id, now=node.clock.now()
         )
+
+
+class _AsgiEndpoint:
+    __slots__ = ("endpoint",)
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.endpoint._serve(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def error_response(exc: KonsortError) -> JSONResponse:
