@@ -107,7 +107,7 @@ class Endpoint:
         try:
             call = Call(request, node, await self._authenticate(request, node))
             if self.body is not None:
-                call.body = _validate(self.body, await read_json(request, node))
+                call.body = _validate_json(self.body, await read_body(request, node))
             if self.query is not None:
                 call.query = _validate(self.query, dict(request.query_params))
             response = await self.handler(call)
@@ -171,8 +171,8 @@ def json_response(body: BaseModel | dict[str, Any], status: int = 200, **headers
     return Response(content, status_code=status, media_type="application/json", headers=headers)
 
 
-async def read_json(request: Request, node: NodeContext) -> Any:
-    """The request body as JSON, refusing oversized or non-JSON bodies before parsing."""
+async def read_body(request: Request, node: NodeContext) -> bytes:
+    """The raw request body, refusing oversized or non-JSON bodies before parsing."""
     limit = node.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -187,13 +187,22 @@ async def read_json(request: Request, node: NodeContext) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"request bodies are limited to {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw:
-        return {}
+    return b"".join(chunks)
+
+
+def _validate_json(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """Parse and validate in one pass (pydantic-core reads the JSON itself)."""
+    if not raw.strip():
+        return _validate(model, {})
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise RequestError("the body is not valid JSON", code="invalid_json") from None
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        kind = exc.errors(include_url=False, include_input=False)[0]["type"]
+        if kind == "json_invalid":
+            raise RequestError("the body is not valid JSON", code="invalid_json") from None
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            raise ValidationFailed("the body must be a JSON object") from None
+        raise _validation_failed(exc) from None
 
 
 def _validate(model: type[BaseModel], data: Any) -> BaseModel:
@@ -202,11 +211,15 @@ def _validate(model: type[BaseModel], data: Any) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or None
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif first["type"] == "string_pattern_mismatch":
-            message = "contains characters or a format that is not allowed"
-        raise ValidationFailed(f"{where}: {message}" if where else message, field=where) from None
+        raise _validation_failed(exc) from None
+
+
+def _validation_failed(exc: ValidationError) -> ValidationFailed:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif first["type"] == "string_pattern_mismatch":
+        message = "contains characters or a format that is not allowed"
+    return ValidationFailed(f"{where}: {message}" if where else message, field=where)
