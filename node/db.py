@@ -22,7 +22,6 @@ account row, so two racing redemptions serialise on it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -131,7 +130,7 @@ class Database:
     async def write_async(self, work: Callable[[Session], T]) -> T:
         """:meth:`write` for the event loop: SQLite units are awaited, not waited on."""
         if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.submit(work))
+            return await self._writer.submit_async(work)
         return await anyio.to_thread.run_sync(self.write, work)
 
     @contextmanager

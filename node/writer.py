@@ -19,6 +19,7 @@ side, so there each unit gets its own transaction on the calling thread.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -32,11 +33,31 @@ T = TypeVar("T")
 
 
 class _Unit:
-    __slots__ = ("future", "work")
+    """A unit of work and whoever waits for it: a thread (``future``) or an event
+    loop (``loop`` and ``waiter``)."""
 
-    def __init__(self, work: Callable[[Session], Any]) -> None:
+    __slots__ = ("future", "loop", "waiter", "work")
+
+    def __init__(
+        self,
+        work: Callable[[Session], Any],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.work = work
-        self.future: Future[Any] = Future()
+        self.loop = loop
+        self.waiter: asyncio.Future[Any] | None = loop.create_future() if loop else None
+        self.future: Future[Any] | None = None if loop else Future()
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """Hand a batch's results to their waiters (runs in the event loop)."""
+    for waiter, ok, value in outcomes:
+        if waiter.cancelled():
+            continue
+        if ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
 
 
 class GroupCommitWriter:
@@ -53,14 +74,24 @@ class GroupCommitWriter:
 
     def submit(self, work: Callable[[Session], T]) -> Future[T]:
         """Queue ``work``; the future resolves once its transaction is committed."""
+        unit = self._enqueue(_Unit(work))
+        assert unit.future is not None
+        return unit.future
+
+    def submit_async(self, work: Callable[[Session], T]) -> asyncio.Future[T]:
+        """:meth:`submit` for the running event loop; one wake-up per batch, not per unit."""
+        unit = self._enqueue(_Unit(work, asyncio.get_running_loop()))
+        assert unit.waiter is not None
+        return unit.waiter
+
+    def _enqueue(self, unit: _Unit) -> _Unit:
         if threading.current_thread() is self._thread:
             raise RuntimeError("a write unit may not start another write unit")
         if self._closed:
             raise RuntimeError("the database has been closed")
         self._ensure_started()
-        unit = _Unit(work)
         self._queue.put(unit)
-        return unit.future
+        return unit
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a committed transaction and return its result (or raise)."""
@@ -166,9 +197,9 @@ class GroupCommitWriter:
                         self._prepare(session)
                         result = unit.work(session)
             except Exception as exc:
-                unit.future.set_exception(exc)
+                self._deliver([(unit, False, exc)])
             else:
-                unit.future.set_result(result)
+                self._deliver([(unit, True, result)])
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
@@ -179,11 +210,25 @@ class GroupCommitWriter:
                     for unit in batch:
                         outcomes.append(self._run_in_savepoint(unit, session, connection))
         except Exception as exc:  # the commit itself failed: nothing of the batch is durable
-            for unit in batch:
-                unit.future.set_exception(exc)
+            self._deliver([(unit, False, exc) for unit in batch])
             return
-        for unit, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                unit.future.set_result(value)
-            else:
-                unit.future.set_exception(value)
+        self._deliver(
+            [(unit, ok, value) for unit, (ok, value) in zip(batch, outcomes, strict=True)]
+        )
+
+    @staticmethod
+    def _deliver(results: list[tuple[_Unit, bool, Any]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for unit, ok, value in results:
+            if unit.future is not None:
+                if ok:
+                    unit.future.set_result(value)
+                else:
+                    unit.future.set_exception(value)
+            elif unit.loop is not None and unit.waiter is not None:
+                by_loop.setdefault(unit.loop, []).append((unit.waiter, ok, value))
+        for loop, outcomes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # that loop has closed; nobody is waiting any more
+                pass

@@ -106,3 +106,20 @@ def test_a_unit_cannot_start_another_and_a_closed_writer_refuses(sqlite_db: Data
     sqlite_db.dispose()
     with pytest.raises(RuntimeError, match="closed"):
         sqlite_db.write(insert(2))  # type: ignore[arg-type]
+
+
+def test_event_loop_callers_get_their_own_answers(sqlite_db: Database) -> None:
+    import asyncio
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            *(sqlite_db.write_async(insert(v)) for v in range(1, 21)),  # type: ignore[arg-type]
+            return_exceptions=True,
+        )
+
+    answers = asyncio.run(main())
+    assert [a for a in answers if not isinstance(a, KonsortError)] == [
+        v for v in range(1, 21) if v % 5
+    ]
+    assert len(values(sqlite_db)) == 16
+    sqlite_db.dispose()
