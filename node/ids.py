@@ -1,11 +1,10 @@
-"""Opaque public identifiers: a type prefix and 128 random bits in base32."""
+"""Opaque public identifiers: a type prefix and 128 random bits in hex."""
 
 from __future__ import annotations
 
-import base64
 import secrets
 
 
 def new_id(prefix: str) -> str:
-    token = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
-    return f"{prefix}_{token}"
+    # Hex, not base32: base64.b32encode is pure Python and cost ~20 µs per id.
+    return f"{prefix}_{secrets.token_hex(16)}"
