@@ -271,13 +271,6 @@ def accounts_with_due_lots(
     return [(int(r[0]), r[1]) for r in rows]
 
 
-def transaction_by_key(*, session: Session, idempotency_key: str) -> TransactionRow | None:
-    row = session.execute(
-        select(*_txn_columns()).where(txn_t.c.idempotency_key == idempotency_key)
-    ).first()
-    return TransactionRow(*row) if row else None
-
-
 def customer_transactions(
     *, session: Session, customer_id: str, before_id: int | None, limit: int
 ) -> list[TransactionRow]:
