@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import node.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import node.store.program_models  # noqa: F401
 from node.db import make_engine
 
 config = context.config

@@ -53,6 +53,11 @@ class Account(SQLModel, table=True):
     customer_id: str | None = Field(
         default=None, sa_column=Column(String(40), ForeignKey("customer.id"), unique=True)
     )
+    #: "points", or a currency code for store credit (money in minor units).
+    #: A transaction never mixes units.
+    unit: str = Field(
+        default="points", sa_column=Column(String(10), nullable=False, server_default="points")
+    )
     balance: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(sa_column=_time())
 
@@ -141,6 +146,7 @@ class LotMovement(SQLModel, table=True):
 
 class Purchase(SQLModel, table=True):
     __tablename__ = "purchase"
+    __table_args__ = (Index("ix_purchase_customer_time", "customer_id", "occurred_at"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
     customer_id: str = Field(sa_column=Column(String(40), nullable=False, index=True))
