@@ -18,6 +18,7 @@ from node.clock import Clock, SystemClock
 from node.context import NodeContext
 from node.db import Database
 from node.errors import KonsortError
+from node.jobs import node_jobs, run_periodically
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
@@ -25,7 +26,6 @@ from node.routes import customer, operator, program, system
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
-from node.services.ledger import expire_due_points
 from node.settings import Settings
 
 log = logging.getLogger("konsort.app")
@@ -56,22 +56,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _expiry_loop(node: NodeContext) -> None:
-    interval = node.settings.expiry_interval_seconds
-    while True:
-        try:
-            report = await run_in_threadpool(expire_due_points, node.db, now=node.clock.now())
-            if report.points:
-                node.metrics.expired_points.inc(report.points)
-                log.info(
-                    "points expired",
-                    extra={"customers": report.customers, "points": report.points},
-                )
-        except Exception:
-            log.exception("expiry run failed; will try again")
-        await asyncio.sleep(interval)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -97,8 +81,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(check_schema, db.engine)  # refuse to serve a wrong schema
         jobs: list[asyncio.Task[None]] = []
-        if run_jobs and settings.expiry_interval_seconds > 0:
-            jobs.append(asyncio.create_task(_expiry_loop(node)))
+        if run_jobs:
+            jobs = [asyncio.create_task(run_periodically(node, job)) for job in node_jobs(node)]
         try:
             yield
         finally:
