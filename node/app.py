@@ -22,7 +22,7 @@ from node.jobs import node_jobs, run_periodically
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
-from node.routes import customer, operator, program, system
+from node.routes import customer, operator, program, rewards, system
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
@@ -32,7 +32,13 @@ log = logging.getLogger("konsort.app")
 
 
 def all_endpoints() -> list[Endpoint]:
-    return [*system.ENDPOINTS, *operator.ENDPOINTS, *customer.ENDPOINTS, *program.ENDPOINTS]
+    return [
+        *system.ENDPOINTS,
+        *operator.ENDPOINTS,
+        *customer.ENDPOINTS,
+        *program.ENDPOINTS,
+        *rewards.ENDPOINTS,
+    ]
 
 
 def konsort_version() -> str:

@@ -218,3 +218,77 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+# -- rewards and vouchers (node.routes.rewards) ----------------------------------
+
+RewardCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
+class VoucherRequest(StrictBody):
+    reward: RewardCode = Field(description="The code of a reward in the program's catalogue.")
+
+
+class VoucherUseRequest(StrictBody):
+    reference: Reference | None = Field(
+        default=None, description="The till's own sale or order id, kept with the voucher."
+    )
+
+
+class RewardOut(BaseModel):
+    code: str
+    name: str
+    points: int
+    stock: int | None = Field(description="How many can ever be issued; null: unlimited.")
+    stock_left: int | None = Field(description="How many can still be issued; null: unlimited.")
+    per_customer_limit: int | None
+    available_from: datetime | None
+    available_until: datetime | None
+    voucher_valid_days: int | None
+    tiers: list[str] = Field(description="Member-only: only these tiers; empty means everyone.")
+
+
+class RewardsOut(BaseModel):
+    items: list[RewardOut]
+
+
+class MemberRewardOut(RewardOut):
+    limit_left: int | None = Field(
+        description="How many more vouchers of this reward the member may get; null: no limit."
+    )
+
+
+class MemberRewardsOut(BaseModel):
+    customer_id: str
+    tier: str | None
+    items: list[MemberRewardOut]
+
+
+class VoucherOut(BaseModel):
+    code: str = Field(description="The single-use code; a bearer secret.")
+    status: str = Field(description="issued, used, cancelled or expired.")
+    reward: str
+    reward_name: str | None = Field(description="Null if the reward left the program.")
+    customer_id: str
+    points: int
+    issued_at: datetime
+    expires_at: datetime | None
+    used_at: datetime | None
+    used_reference: str | None
+    cancelled_at: datetime | None
+
+
+class VoucherIssuedOut(BaseModel):
+    customer_id: str
+    voucher: VoucherOut
+    transaction: TransactionOut
+    balance: int
+
+
+class VoucherCancelledOut(VoucherIssuedOut):
+    pass
+
+
+class VouchersOut(BaseModel):
+    items: list[VoucherOut]
+    next_cursor: str | None
