@@ -22,7 +22,7 @@ from node.jobs import node_jobs, run_periodically
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
-from node.routes import customer, operator, program, rewards, system
+from node.routes import customer, kpis, operator, program, rewards, system
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
@@ -38,6 +38,7 @@ def all_endpoints() -> list[Endpoint]:
         *customer.ENDPOINTS,
         *program.ENDPOINTS,
         *rewards.ENDPOINTS,
+        *kpis.ENDPOINTS,
     ]
 
 

@@ -6,10 +6,12 @@ integers (no floats, strings or booleans), and every amount has bounds.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from node.services.personal_data import PersonalData
 
@@ -292,3 +294,71 @@ class VoucherCancelledOut(VoucherIssuedOut):
 class VouchersOut(BaseModel):
     items: list[VoucherOut]
     next_cursor: str | None
+
+
+# KPIs (node/routes/kpis.py)
+
+KpiPeriod = Literal["day", "week", "month", "quarter", "year"]
+
+
+def _iso_date(value: object) -> object:
+    """Query dates are exactly YYYY-MM-DD (no times, no Unix timestamps)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("date_format", "a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+class KpiQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: IsoDate = Field(alias="from", description="First day of the report (inclusive).")
+    to: IsoDate = Field(description="Day after the report's last day (exclusive).")
+    period: KpiPeriod = Field(default="month", description="Bucket size: calendar periods.")
+    tz: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")] = Field(
+        default="UTC", description="IANA time zone the calendar is read in."
+    )
+
+
+class RatioOut(BaseModel):
+    value: int | None = Field(description="numerator / denominator, rounded down; null on 0.")
+    numerator: int
+    denominator: int
+
+
+class KpiFiguresOut(BaseModel):
+    enrolments: int
+    active_members: int
+    retention_rate: RatioOut = Field(description="Basis points (4567 = 45.67 %).")
+    redemption_rate: RatioOut = Field(description="Basis points.")
+    average_order_value: RatioOut = Field(description="Minor units.")
+    customer_lifetime_value: RatioOut = Field(description="Minor units.")
+    engagement: RatioOut = Field(description="Transactions per active member x 10 000.")
+
+
+class KpiBucketOut(BaseModel):
+    """One bucket: local dates [start, end) in the report's time zone, and its KPIs."""
+
+    start: date
+    end: date
+    enrolments: int
+    active_members: int
+    retention_rate: RatioOut
+    redemption_rate: RatioOut
+    average_order_value: RatioOut
+    customer_lifetime_value: RatioOut
+    engagement: RatioOut
+
+
+class KpiReportOut(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+    period: KpiPeriod
+    from_: date = Field(alias="from")
+    to: date
+    tz: str
+    buckets: list[KpiBucketOut]
+    totals: KpiFiguresOut
+    definitions: dict[str, str]
