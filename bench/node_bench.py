@@ -10,7 +10,12 @@ out of points. Then three rows:
 * balance: ``GET /customers/{id}/balance``;
 
 each cycling over all customers. The write rows are compared with the ceiling's
-two-row transaction on the same database.
+two-row transaction on the same database. Then a full loyalty program is
+applied with ``konsort program apply`` (ten running campaigns of every kind,
+four tiers whose thresholds no customer reaches, so every earn also sums the
+member's rolling spend; cashback) and a fourth row earns under it:
+
+* earn under program: the same purchase, compared with the flat earn row.
 """
 
 from __future__ import annotations
@@ -140,6 +145,52 @@ def _write(node: RunningNode, suffix: str, body: str, key_prefix: str) -> LoadSp
     )
 
 
+def program_toml() -> str:
+    """Ten campaigns running now (multipliers and fixed bonuses, stackable or not,
+    some by category, one member-only) and four tiers."""
+    campaigns = []
+    for n in range(10):
+        kind = (
+            f'kind = "fixed"\nbonus_points = {5 + n}'
+            if n % 4 == 3
+            else (f'kind = "multiplier"\nmultiplier_percent = {110 + 10 * n}')
+        )
+        extra = ""
+        if n % 5 == 1:
+            extra += 'categories = ["coffee"]\n'
+        if n == 7:
+            extra += 'tiers = ["gold", "platinum"]\n'
+        campaigns.append(
+            f'[[campaigns]]\ncode = "c{n}"\nname = "Campaign {n}"\n{kind}\n'
+            f"starts_at = 2020-01-01T00:00:00Z\nends_at = 2100-01-01T00:00:00Z\n"
+            f"stackable = {'false' if n % 3 == 0 else 'true'}\n{extra}"
+        )
+    tiers = "\n".join(
+        f'[[tiers.levels]]\ncode = "{code}"\nname = "{code.title()}"\n'
+        f"threshold = {threshold}\nmultiplier_percent = {percent}\n"
+        for code, threshold, percent in (
+            ("member", 0, 100),
+            ("silver", 50_000_000, 110),
+            ("gold", 100_000_000, 125),
+            ("platinum", 200_000_000, 150),
+        )
+    )
+    head = (
+        "[earn]\npoints_per_unit = 1\nminimum_purchase = 1000\n"
+        "categories = { coffee = 200, cake = 150 }\n\n"
+        "[cashback]\nbasis_points = 100\n\n"
+    )
+    return head + "\n".join(campaigns) + "\n" + tiers
+
+
+def apply_program(bench: Bench, node: RunningNode, database: str) -> None:
+    path = bench.workdir / f"program-{database}.toml"
+    path.write_text(program_toml())
+    base = [*konsort_command(), "--data-dir", str(bench.workdir / f"node-{database}")]
+    bench.progress("applying a program with ten campaigns and four tiers")
+    run_command([*base, "program", "apply", str(path), "--actor", "bench"], env=child_env())
+
+
 def run(bench: Bench) -> None:
     for database in bench.options.databases:
         with running_node(bench, database) as node:
@@ -169,4 +220,12 @@ def run(bench: Bench) -> None:
                     headers={"Authorization": f"Bearer {node.token}"},
                     server_pid=node.pid,
                 ),
+            )
+            apply_program(bench, node, database)
+            bench.measure(
+                f"node.{database}.earn_program",
+                f"node earn under program ({database})",
+                "earns/s",
+                _write(node, "purchases", WRITE_BODY, f"earn-program-{tag}"),
+                baseline=f"node.{database}.earn",
             )

@@ -20,6 +20,10 @@ EARN_ROW = "node.sqlite.earn"
 TARGET_EARNS_PER_S = 1500.0
 TARGET_P99_MS = 50.0
 TARGET_CEILING_RATIO = 0.60
+#: Issue 5: earning under a full program (ten campaigns, four tiers) keeps
+#: within 20 % of the flat-rate earn measured in the same run.
+PROGRAM_EARN_ROW = "node.sqlite.earn_program"
+TARGET_PROGRAM_RATIO = 0.80
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,17 @@ class Table:
                     ratio,
                     f">= {TARGET_CEILING_RATIO:.0%}",
                     ratio >= TARGET_CEILING_RATIO,
+                )
+            )
+        program = self._by_key.get(PROGRAM_EARN_ROW)
+        if program is not None and result.rate:
+            share = program.result.rate / result.rate
+            found.append(
+                Target(
+                    "program / flat",
+                    share,
+                    f">= {TARGET_PROGRAM_RATIO:.0%}",
+                    share >= TARGET_PROGRAM_RATIO,
                 )
             )
         return found

@@ -29,11 +29,13 @@ The rules, as docs/program.md tells a shop owner:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from node.program.config import Campaign, Program
+from node.program.config import Program
 
 
 @dataclass(frozen=True)
@@ -53,25 +55,93 @@ class Earning:
     campaigns: tuple[str, ...]
 
 
-def _matches(campaign: Campaign, *, moment: datetime, total: int, tier: str | None) -> bool:
-    if not campaign.active_at(moment) or total < campaign.minimum_purchase:
-        return False
-    return not campaign.tiers or tier in campaign.tiers
+@dataclass(frozen=True, slots=True)
+class _Campaign:
+    code: str
+    starts: datetime
+    ends: datetime
+    fixed: bool
+    #: The extra percent of a multiplier (200 % -> 100), or a fixed bonus's points.
+    value: int
+    categories: frozenset[str] | None
+    tiers: frozenset[str] | None
+    minimum: int
+    stackable: bool
 
 
-def _applies_to(campaign: Campaign, category: str | None) -> bool:
-    return not campaign.categories or category in campaign.categories
+@dataclass(frozen=True, slots=True)
+class EarnPlan:
+    """A program's earn rules flattened once, so a purchase costs a few loops."""
+
+    points_per_unit: int
+    minimum: int
+    categories: dict[str, int]
+    tier_percent: dict[str, int]
+    campaigns: tuple[_Campaign, ...]
+    cashback_basis_points: int
+    cashback_minimum: int
 
 
-def _stack(campaigns: Sequence[tuple[Campaign, int]]) -> tuple[int, tuple[str, ...]]:
+def _plan(program: Program) -> EarnPlan:
+    return EarnPlan(
+        points_per_unit=program.earn.points_per_unit,
+        minimum=program.earn.minimum_purchase,
+        categories=dict(program.earn.categories),
+        tier_percent={level.code: level.multiplier_percent for level in program.tiers.levels},
+        campaigns=tuple(
+            _Campaign(
+                code=c.code,
+                starts=c.starts_at,
+                ends=c.ends_at,
+                fixed=c.kind == "fixed",
+                value=(c.bonus_points or 0)
+                if c.kind == "fixed"
+                else (c.multiplier_percent or 100) - 100,
+                categories=frozenset(c.categories) or None,
+                tiers=frozenset(c.tiers) or None,
+                minimum=c.minimum_purchase,
+                stackable=c.stackable,
+            )
+            for c in program.campaigns
+        ),
+        cashback_basis_points=program.cashback.basis_points,
+        cashback_minimum=program.cashback.minimum_purchase,
+    )
+
+
+_PLANS: OrderedDict[int, tuple[Program, EarnPlan]] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+
+
+def earn_plan(program: Program) -> EarnPlan:
+    """The program's plan, made once per program object (programs never change)."""
+    key = id(program)
+    with _PLANS_LOCK:
+        found = _PLANS.get(key)
+        if found is not None and found[0] is program:
+            return found[1]
+    plan = _plan(program)
+    with _PLANS_LOCK:
+        _PLANS[key] = (program, plan)
+        while len(_PLANS) > 64:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def _stack(values: list[tuple[_Campaign, int]]) -> tuple[int, list[str]]:
     """(value, codes used) by the stacking rule: best lone campaign vs. sum of stackables."""
-    stackable = [(c, v) for c, v in campaigns if c.stackable and v > 0]
-    lone = [(c, v) for c, v in campaigns if not c.stackable and v > 0]
-    together = sum(v for _, v in stackable)
-    best = max(lone, key=lambda item: item[1], default=None)
+    together = 0
+    codes: list[str] = []
+    best: tuple[_Campaign, int] | None = None
+    for campaign, value in values:
+        if campaign.stackable:
+            together += value
+            codes.append(campaign.code)
+        elif best is None or value > best[1]:
+            best = (campaign, value)
     if best is not None and best[1] > together:
-        return best[1], (best[0].code,)
-    return together, tuple(c.code for c, _ in stackable)
+        return best[1], [best[0].code]
+    return together, codes
 
 
 def compute_earning(
@@ -83,45 +153,57 @@ def compute_earning(
     currency_exponent: int,
 ) -> Earning:
     """Points and cashback for one purchase made at ``moment`` by a member of ``tier``."""
+    plan = earn_plan(program)
     total = sum(line.amount for line in lines)
-    cashback_rules = program.cashback
     cashback = 0
-    if cashback_rules.basis_points and total >= cashback_rules.minimum_purchase:
-        cashback = total * cashback_rules.basis_points // 10_000
-    level = program.tiers.level(tier)
-    tier_percent = level.multiplier_percent if level is not None else 100
-    earn = program.earn
-    if total < earn.minimum_purchase or total == 0:
+    if plan.cashback_basis_points and total >= plan.cashback_minimum:
+        cashback = total * plan.cashback_basis_points // 10_000
+    tier_percent = plan.tier_percent.get(tier, 100) if tier is not None else 100
+    if total < plan.minimum or total == 0:
         return Earning(0, 0, cashback, tier_percent, ())
 
-    running = [c for c in program.campaigns if _matches(c, moment=moment, total=total, tier=tier)]
-    multipliers = [c for c in running if c.kind == "multiplier"]
-    fixed = [c for c in running if c.kind == "fixed"]
+    running = [
+        c
+        for c in plan.campaigns
+        if c.value > 0
+        and c.starts <= moment < c.ends
+        and total >= c.minimum
+        and (c.tiers is None or tier in c.tiers)
+    ]
+    multipliers = [c for c in running if not c.fixed]
+    fixed = [c for c in running if c.fixed]
 
     # Units of 1/(10^exponent * 100 * 100) point: amount x rate x category % x total %.
     scaled = base_scaled = 0
     used: set[str] = set()
     for line in lines:
-        category_percent = earn.categories.get(line.category or "", 100)
-        line_base = line.amount * earn.points_per_unit * category_percent
-        extras = [
-            (c, (c.multiplier_percent or 100) - 100)
-            for c in multipliers
-            if _applies_to(c, line.category)
-        ]
-        extra, codes = _stack(extras)
-        used.update(codes)
+        category = line.category
+        category_percent = plan.categories.get(category, 100) if category else 100
+        line_base = line.amount * plan.points_per_unit * category_percent
+        extra = 0
+        if multipliers:
+            extra, codes = _stack(
+                [
+                    (c, c.value)
+                    for c in multipliers
+                    if c.categories is None or category in c.categories
+                ]
+            )
+            used.update(codes)
         scaled += line_base * (tier_percent + extra)
         base_scaled += line_base * 100
     divisor = 10**currency_exponent * 100 * 100
     points = scaled // divisor
 
-    bonuses = [
-        (c, c.bonus_points or 0)
-        for c in fixed
-        if any(_applies_to(c, line.category) for line in lines)
-    ]
-    bonus, codes = _stack(bonuses)
-    used.update(codes)
-    order = tuple(c.code for c in program.campaigns if c.code in used)
+    bonus = 0
+    if fixed:
+        bonus, codes = _stack(
+            [
+                (c, c.value)
+                for c in fixed
+                if c.categories is None or any(line.category in c.categories for line in lines)
+            ]
+        )
+        used.update(codes)
+    order = tuple(c.code for c in plan.campaigns if c.code in used) if used else ()
     return Earning(points + bonus, base_scaled // divisor, cashback, tier_percent, order)

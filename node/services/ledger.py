@@ -93,14 +93,22 @@ def debt_account_code(customer_id: str) -> str:
 def system_account_txn(
     *, session: Session, code: str, now: datetime, unit: str = "points", kind: str = "system"
 ) -> int:
-    """The id of an account by code, created on first use."""
+    """The id of an account by code, created on first use.
+
+    System accounts are never deleted, so their ids are cached per connection,
+    except for one this session created itself (it might yet roll back).
+    """
+    created: set[str] = session.info.setdefault("konsort_created_accounts", set())
     account_id = store.account_id_by_code(
-        session=session, code=code, permanent=code in SYSTEM_ACCOUNTS
+        session=session,
+        code=code,
+        permanent=code in SYSTEM_ACCOUNTS or (kind == "system" and code not in created),
     )
     if account_id is None:
         account_id = store.insert_account(
             session=session, code=code, kind=kind, customer_id=None, now=now, unit=unit
         )
+        created.add(code)
     return account_id
 
 

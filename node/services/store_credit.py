@@ -54,15 +54,83 @@ class CreditBalance:
     debt: int
 
 
-def _account_txn(*, session: Session, code: str, currency: str, kind: str, now: datetime) -> int:
+@dataclass(frozen=True)
+class _CreditState:
+    account_id: int | None
+    balance: int
+    debt_account_id: int | None
+    debt: int
+
+
+def _state_txn(*, session: Session, customer_id: str) -> _CreditState:
+    """A member's store-credit account and debt account, if they exist, in one read."""
+    credit, owed = credit_account_code(customer_id), credit_debt_code(customer_id)
+    found = ledger_store.account_balances(session=session, codes=(credit, owed))
+    account, debt = found.get(credit), found.get(owed)
+    return _CreditState(
+        account[0] if account else None,
+        account[1] if account else 0,
+        debt[0] if debt else None,
+        -debt[1] if debt else 0,
+    )
+
+
+def _member_account_txn(
+    *, session: Session, known: int | None, code: str, currency: str, kind: str, now: datetime
+) -> int:
+    if known is not None:
+        return known
     return ledger.system_account_txn(session=session, code=code, now=now, unit=currency, kind=kind)
 
 
-def _state_txn(*, session: Session, customer_id: str) -> tuple[int, int]:
-    """(balance, debt) of a member's store credit."""
-    found = ledger_store.account_balance(session=session, code=credit_account_code(customer_id))
-    owed = ledger_store.account_balance(session=session, code=credit_debt_code(customer_id))
-    return (found[1] if found else 0), (-owed[1] if owed else 0)
+def _move_txn(
+    *,
+    session: Session,
+    customer_id: str,
+    kind: str,
+    issued: int,
+    to_balance: int,
+    to_debt: int,
+    state: _CreditState,
+    currency: str,
+    reference: str | None,
+    now: datetime,
+    actor: str | None,
+) -> ledger.PostedTransaction:
+    """One store-credit transaction: ``credit:issued`` against the member's two accounts."""
+    issued_id = ledger.system_account_txn(session=session, code=ISSUED, now=now, unit=currency)
+    postings = [ledger.Posting(issued_id, issued)]
+    if to_balance:
+        account = _member_account_txn(
+            session=session,
+            known=state.account_id,
+            code=credit_account_code(customer_id),
+            currency=currency,
+            kind="credit",
+            now=now,
+        )
+        postings.append(ledger.Posting(account, to_balance, guarded=True))
+    if to_debt:
+        debt_account = _member_account_txn(
+            session=session,
+            known=state.debt_account_id,
+            code=credit_debt_code(customer_id),
+            currency=currency,
+            kind="credit_debt",
+            now=now,
+        )
+        postings.append(ledger.Posting(debt_account, to_debt, running=True))
+    return ledger.post_transaction_txn(
+        session=session,
+        kind=kind,
+        customer_id=customer_id,
+        points=0,
+        postings=postings,
+        idempotency_key=None,
+        reference=reference,
+        now=now,
+        actor=actor,
+    )
 
 
 def give_cashback_txn(
@@ -76,39 +144,17 @@ def give_cashback_txn(
     actor: str | None,
 ) -> ledger.PostedTransaction:
     """Give ``amount`` minor units of store credit; any store-credit debt is repaid first."""
-    _, debt = _state_txn(session=session, customer_id=customer_id)
-    repay = min(amount, debt)
-    postings = [
-        ledger.Posting(
-            _account_txn(session=session, code=ISSUED, currency=currency, kind="system", now=now),
-            -amount,
-        )
-    ]
-    if amount - repay:
-        account = _account_txn(
-            session=session,
-            code=credit_account_code(customer_id),
-            currency=currency,
-            kind="credit",
-            now=now,
-        )
-        postings.append(ledger.Posting(account, amount - repay, guarded=True))
-    if repay:
-        debt_account = _account_txn(
-            session=session,
-            code=credit_debt_code(customer_id),
-            currency=currency,
-            kind="credit_debt",
-            now=now,
-        )
-        postings.append(ledger.Posting(debt_account, repay, running=True))
-    return ledger.post_transaction_txn(
+    state = _state_txn(session=session, customer_id=customer_id)
+    repay = min(amount, state.debt)
+    return _move_txn(
         session=session,
-        kind="cashback",
         customer_id=customer_id,
-        points=0,
-        postings=postings,
-        idempotency_key=None,
+        kind="cashback",
+        issued=-amount,
+        to_balance=amount - repay,
+        to_debt=repay,
+        state=state,
+        currency=currency,
         reference=reference,
         now=now,
         actor=actor,
@@ -126,40 +172,18 @@ def take_back_cashback_txn(
     actor: str | None,
 ) -> tuple[int, int]:
     """Reverse ``amount`` of cashback (a refund); returns (taken, owed)."""
-    balance, _ = _state_txn(session=session, customer_id=customer_id)
-    taken = min(balance, amount)
+    state = _state_txn(session=session, customer_id=customer_id)
+    taken = min(state.balance, amount)
     owed = amount - taken
-    postings = [
-        ledger.Posting(
-            _account_txn(session=session, code=ISSUED, currency=currency, kind="system", now=now),
-            amount,
-        )
-    ]
-    if taken:
-        account = _account_txn(
-            session=session,
-            code=credit_account_code(customer_id),
-            currency=currency,
-            kind="credit",
-            now=now,
-        )
-        postings.append(ledger.Posting(account, -taken, guarded=True))
-    if owed:
-        debt_account = _account_txn(
-            session=session,
-            code=credit_debt_code(customer_id),
-            currency=currency,
-            kind="credit_debt",
-            now=now,
-        )
-        postings.append(ledger.Posting(debt_account, -owed, running=True))
-    ledger.post_transaction_txn(
+    _move_txn(
         session=session,
-        kind="cashback-refund",
         customer_id=customer_id,
-        points=0,
-        postings=postings,
-        idempotency_key=None,
+        kind="cashback-refund",
+        issued=amount,
+        to_balance=-taken,
+        to_debt=-owed,
+        state=state,
+        currency=currency,
         reference=reference,
         now=now,
         actor=actor,
@@ -170,8 +194,8 @@ def take_back_cashback_txn(
 def credit_balance(db: Database, *, customer_id: str, currency: str) -> CreditBalance:
     with db.read() as session:
         require_active_txn(session=session, customer_id=customer_id)
-        balance, debt = _state_txn(session=session, customer_id=customer_id)
-    return CreditBalance(customer_id, currency, balance, debt)
+        state = _state_txn(session=session, customer_id=customer_id)
+    return CreditBalance(customer_id, currency, state.balance, state.debt)
 
 
 def spend_unit(
@@ -205,9 +229,7 @@ def spend_unit(
         )
         if found is None:
             raise short
-        spent = _account_txn(
-            session=session, code=SPENT, currency=node_currency, kind="system", now=now
-        )
+        spent = ledger.system_account_txn(session=session, code=SPENT, now=now, unit=node_currency)
         try:
             posted = ledger.post_transaction_txn(
                 session=session,

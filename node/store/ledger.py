@@ -100,6 +100,15 @@ def customer_state(*, session: Session, customer_id: str, now: datetime) -> Cust
     return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]), -int(row[4] or 0))
 
 
+def account_balances(*, session: Session, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """code -> (account id, running balance) of those of ``codes`` that exist."""
+    marks = ", ".join("?" * len(codes))
+    rows = raw(session).all(
+        f"SELECT code, id, balance FROM account WHERE code IN ({marks})", tuple(codes)
+    )
+    return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+
 def account_balance(*, session: Session, code: str) -> tuple[int, int] | None:
     """(account id, running balance) of an account by code."""
     row = raw(session).one("SELECT id, balance FROM account WHERE code = ?", (code,))

@@ -115,6 +115,14 @@ class PointLot(SQLModel, table=True):
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
+        # "Has this member any lot due?" on every write, without reading every open lot.
+        Index(
+            "ix_point_lot_account_expiry",
+            "account_id",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
@@ -146,7 +154,18 @@ class LotMovement(SQLModel, table=True):
 
 class Purchase(SQLModel, table=True):
     __tablename__ = "purchase"
-    __table_args__ = (Index("ix_purchase_customer_time", "customer_id", "occurred_at"),)
+    __table_args__ = (
+        # Covers the rolling tier figure (node.store.tiers), read on every earn.
+        Index(
+            "ix_purchase_customer_time",
+            "customer_id",
+            "occurred_at",
+            "amount",
+            "refunded_amount",
+            "points",
+            "reversed_points",
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
     customer_id: str = Field(sa_column=Column(String(40), nullable=False, index=True))

@@ -18,8 +18,9 @@ ROWS = [
     "node.sqlite.earn",
     "node.sqlite.redeem",
     "node.sqlite.balance",
+    "node.sqlite.earn_program",
 ]
-WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem"}
+WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem", "node.sqlite.earn_program"}
 
 
 def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
@@ -46,6 +47,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
         "earns/s",
         "earn p99 ms",
         "earn / ceiling",
+        "program / flat",
     }
     assert "enrolling and funding 100 customers" in completed.stderr  # progress lines
 

@@ -259,9 +259,6 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("purchase", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_purchase_customer_time", ["customer_id", "occurred_at"], unique=False
-        )
         batch_op.add_column(
             sa.Column("program_version", sa.Integer(), server_default="0", nullable=False)
         )
@@ -269,6 +266,27 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column(column, sa.BigInteger(), server_default="0", nullable=False)
             )
+    with op.batch_alter_table("purchase", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_purchase_customer_time",
+            [
+                "customer_id",
+                "occurred_at",
+                "amount",
+                "refunded_amount",
+                "points",
+                "reversed_points",
+            ],
+            unique=False,
+        )
+    with op.batch_alter_table("point_lot", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_point_lot_account_expiry",
+            ["account_id", "expires_at"],
+            unique=False,
+            postgresql_where=sa.text("remaining > 0"),
+            sqlite_where=sa.text("remaining > 0"),
+        )
     _extra_guards()
 
 
@@ -302,6 +320,8 @@ def _extra_guards() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("point_lot", schema=None) as batch_op:
+        batch_op.drop_index("ix_point_lot_account_expiry")
     dialect = op.get_bind().dialect.name
     for table in APPEND_ONLY:
         for action in ("update", "delete"):
