@@ -21,7 +21,7 @@ from node.errors import KonsortError
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
-from node.routes import customer, operator, system
+from node.routes import customer, expiring, operator, system, webhooks
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
@@ -32,7 +32,13 @@ log = logging.getLogger("konsort.app")
 
 
 def all_endpoints() -> list[Endpoint]:
-    return [*system.ENDPOINTS, *operator.ENDPOINTS, *customer.ENDPOINTS]
+    return [
+        *system.ENDPOINTS,
+        *operator.ENDPOINTS,
+        *customer.ENDPOINTS,
+        *webhooks.ENDPOINTS,
+        *expiring.ENDPOINTS,
+    ]
 
 
 def konsort_version() -> str:
