@@ -18,14 +18,14 @@ from node.clock import Clock, SystemClock
 from node.context import NodeContext
 from node.db import Database
 from node.errors import KonsortError
+from node.jobs import node_jobs, run_periodically
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
-from node.routes import customer, expiring, operator, system, webhooks
+from node.routes import customer, expiring, operator, program, system, webhooks
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
-from node.services.ledger import expire_due_points
 from node.settings import Settings
 
 log = logging.getLogger("konsort.app")
@@ -36,6 +36,7 @@ def all_endpoints() -> list[Endpoint]:
         *system.ENDPOINTS,
         *operator.ENDPOINTS,
         *customer.ENDPOINTS,
+        *program.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
     ]
@@ -60,22 +61,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)  # e.g. Allow on a 405
     return response
-
-
-async def _expiry_loop(node: NodeContext) -> None:
-    interval = node.settings.expiry_interval_seconds
-    while True:
-        try:
-            report = await run_in_threadpool(expire_due_points, node.db, now=node.clock.now())
-            if report.points:
-                node.metrics.expired_points.inc(report.points)
-                log.info(
-                    "points expired",
-                    extra={"customers": report.customers, "points": report.points},
-                )
-        except Exception:
-            log.exception("expiry run failed; will try again")
-        await asyncio.sleep(interval)
 
 
 def create_app(
@@ -103,8 +88,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(check_schema, db.engine)  # refuse to serve a wrong schema
         jobs: list[asyncio.Task[None]] = []
-        if run_jobs and settings.expiry_interval_seconds > 0:
-            jobs.append(asyncio.create_task(_expiry_loop(node)))
+        if run_jobs:
+            jobs = [asyncio.create_task(run_periodically(node, job)) for job in node_jobs(node)]
         try:
             yield
         finally:

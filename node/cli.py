@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_program import add_program_commands
 from node.clock import SystemClock
 from node.db import Database
 from node.errors import ConfigurationError, KonsortError
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify = add(ledger, "verify", cmd_ledger_verify)
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     add(ledger, "expire", cmd_ledger_expire)
+    add_program_commands(commands, add)
     return parser
 
 

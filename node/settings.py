@@ -58,6 +58,12 @@ class Settings(BaseModel):
     expiry_interval_seconds: int = Field(
         3600, ge=0, description="How often the node expires due points; 0 turns the job off."
     )
+    program_jobs_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How often the node reviews tiers and pays birthday bonuses; 0 turns "
+        "those jobs off.",
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @field_validator("node_id")

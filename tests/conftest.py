@@ -159,4 +159,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path,
         database_url=database_url,
         expiry_interval_seconds=0,
+        program_jobs_interval_seconds=0,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from node.program.earning import Line
 from node.routes.endpoint import Call, Endpoint, json_response
 from node.routes.schemas import (
     BalanceOut,
@@ -21,6 +22,7 @@ from node.routes.schemas import (
 )
 from node.services import customers, ledger, points, tokens
 from node.services.idempotency import Answer, run_idempotent_async
+from node.services.personal_data import PersonalData
 
 
 def _answer(answer: Answer) -> Response:
@@ -38,9 +40,11 @@ async def enrol_customer(call: Call) -> Response:
         node.db,
         customers.enrolment_unit(
             secrets=node.secrets,
-            personal=call.body,
+            personal=PersonalData(**call.body.model_dump(exclude={"referred_by"})),
             idempotency_key=call.idempotency_key(),
             now=node.clock.now(),
+            settings=node.settings,
+            referred_by=call.body.referred_by,
         ),
     )
     return _answer(answer)
@@ -71,6 +75,8 @@ async def record_purchase(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
         actor=call.principal,
+        lines=[Line(line.amount, line.category) for line in body.lines] if body.lines else None,
+        occurred_at=body.occurred_at,
     )
     answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
@@ -109,6 +115,7 @@ async def balance_response(call: Call, customer_id: str) -> Response:
             points=balance.points,
             expiring_points=balance.expiring_points,
             next_expiry=balance.next_expiry,
+            debt=balance.debt,
         )
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from node.services.personal_data import PersonalData
 
@@ -34,9 +34,21 @@ class StrictBody(BaseModel):
 class EnrolRequest(PersonalData):
     """Personal fields are optional and stored encrypted; none is ever logged."""
 
+    referred_by: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="The id of the member who referred this one."
+    )
+
 
 class LookupRequest(StrictBody):
     email: Annotated[str, Field(min_length=3, max_length=320)]
+
+
+Category = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+
+
+class PurchaseLineIn(StrictBody):
+    category: Category | None = Field(default=None, description="Product category, e.g. coffee.")
+    amount: PositiveAmount
 
 
 class PurchaseRequest(StrictBody):
@@ -45,6 +57,33 @@ class PurchaseRequest(StrictBody):
         default=None, description="ISO 4217 code; defaults to the node's currency."
     )
     order_ref: Reference | None = Field(default=None, description="The till's own order id.")
+    lines: Annotated[list[PurchaseLineIn], Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="The amount per product category, for category multipliers and campaigns;"
+        " must add up to amount.",
+    )
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the purchase happened, if not now (an offline till sending later);"
+        " at most 90 days ago.",
+    )
+
+
+class RefundRequest(StrictBody):
+    transaction_id: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="The earn transaction's id, as the purchase answer gave it."
+    )
+    order_ref: Reference | None = Field(
+        default=None, description="Or the till's order id (when unique for the member)."
+    )
+    amount: PositiveAmount = Field(description="Amount refunded, in minor units.")
+    reference: Reference | None = Field(default=None, description="The till's refund id.")
+
+
+class StoreCreditSpendRequest(StrictBody):
+    amount: PositiveAmount = Field(description="Store credit to pay with, in minor units.")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    reference: Reference | None = None
 
 
 class RedemptionRequest(StrictBody):
@@ -70,6 +109,51 @@ class BalanceOut(BaseModel):
     points: int
     expiring_points: int = Field(description="Points that expire at next_expiry.")
     next_expiry: datetime | None
+    debt: int = Field(
+        default=0, description="Points owed from refunds; the next earnings repay them first."
+    )
+
+
+class RefundDetailOut(BaseModel):
+    id: str
+    transaction_id: str | None
+    purchase_transaction_id: str
+    amount: int
+    points: int = Field(description="Points taken back.")
+    debt_points: int = Field(description="Of those, the points the balance did not cover.")
+    cashback: int
+    debt_cashback: int
+    reference: str | None
+    created_at: datetime
+
+
+class RefundOut(BaseModel):
+    customer_id: str
+    refund: RefundDetailOut
+    balance: int
+    debt: int
+
+
+class StoreCreditOut(BaseModel):
+    customer_id: str
+    currency: str
+    balance: int = Field(description="Store credit in minor units.")
+    debt: int = Field(description="Store credit owed from refunds, in minor units.")
+
+
+class StoreCreditTransactionOut(BaseModel):
+    id: str
+    kind: str
+    amount: int
+    currency: str
+    reference: str | None
+    created_at: datetime
+
+
+class StoreCreditSpendOut(BaseModel):
+    customer_id: str
+    transaction: StoreCreditTransactionOut
+    balance: int
 
 
 class TransactionOut(BaseModel):
@@ -86,10 +170,22 @@ class PurchaseOut(BaseModel):
     order_ref: str | None
 
 
+class EarningOut(BaseModel):
+    program_version: int = Field(description="The program version the purchase earned under.")
+    base_points: int = Field(description="What the base rate and categories alone give.")
+    points: int = Field(description="Points earned, tier and campaigns included.")
+    tier: str | None = Field(description="The tier held when paying.")
+    tier_percent: int
+    campaigns: list[str] = Field(description="Campaigns that added points.")
+    cashback: int = Field(description="Store credit earned, in minor units.")
+    new_tier: str | None = Field(description="The tier this purchase moved the member up to.")
+
+
 class EarnOut(BaseModel):
     customer_id: str
     transaction: TransactionOut
     purchase: PurchaseOut
+    earning: EarningOut
     balance: int
 
 

@@ -13,9 +13,12 @@ from node.db import Database
 from node.errors import Conflict, NotFound
 from node.ids import new_id
 from node.secrets import NodeSecrets
-from node.services import ledger
+from node.services import bonuses, events, ledger
 from node.services import personal_data as pd
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
+from node.services.program import program_at_txn
+from node.settings import Settings
+from node.store import bonuses as bonus_store
 from node.store import customers as store
 
 ACTIVE = "active"
@@ -66,22 +69,76 @@ def enrolment_unit(
     personal: pd.PersonalData,
     idempotency_key: str,
     now: datetime,
+    settings: Settings | None = None,
+    referred_by: str | None = None,
 ) -> Unit:
-    """The stored answer holds no personal data."""
+    """Enrol, then the program's part: referral, birthday index, enrolment bonus, event.
+
+    The stored answer holds no personal data. Without ``settings`` (tests of
+    the bare core) the program's part is skipped.
+    """
 
     def work(session: Session) -> Answer:
         enrolled = enrol_customer_txn(session=session, secrets=secrets, personal=personal, now=now)
+        if settings is not None:
+            _enrol_in_program_txn(
+                session=session,
+                settings=settings,
+                secrets=secrets,
+                customer_id=enrolled.id,
+                personal=personal,
+                referred_by=referred_by,
+                now=now,
+            )
         body = {"id": enrolled.id, "status": enrolled.status, "enrolled_at": isoformat(now)}
         return Answer(201, body)
 
+    request: dict[str, Any] = {"personal": pd.keyed_digest(secrets, personal)}
+    if referred_by is not None:
+        request["referred_by"] = referred_by
     return idempotent_unit(
         key=idempotency_key,
         operation="enrol",
         # Only a keyed digest of the personal fields takes part: the stored
         # request digest must not let anyone test guesses about a member.
-        request={"personal": pd.keyed_digest(secrets, personal)},
+        request=request,
         now=now,
         work=work,
+    )
+
+
+def _enrol_in_program_txn(
+    *,
+    session: Session,
+    settings: Settings,
+    secrets: NodeSecrets,
+    customer_id: str,
+    personal: pd.PersonalData,
+    referred_by: str | None,
+    now: datetime,
+) -> None:
+    if referred_by is not None:
+        bonuses.record_referral_txn(
+            session=session, referred_id=customer_id, referrer_id=referred_by, now=now
+        )
+    if personal.birthday is not None:
+        bonus_store.save_birth_month(
+            session=session,
+            customer_id=customer_id,
+            month_digest=bonuses.birth_month_digest(secrets, personal.birthday.month),
+        )
+    program = program_at_txn(session=session, settings=settings, moment=now).program
+    bonuses.award_txn(
+        session=session,
+        program=program,
+        customer_id=customer_id,
+        kind="enrolment",
+        period="",
+        points=program.bonuses.enrolment_points,
+        now=now,
+    )
+    events.record_event_txn(
+        session=session, type="customer.enrolled", payload={"customer_id": customer_id}, now=now
     )
 
 

@@ -3,17 +3,24 @@
 Every change is one ``ledger_transaction`` whose ``ledger_entry`` rows sum to
 zero. Accounts:
 
-==================  ==========================================================
-``customer:<id>``   what the business owes one member, in points (never < 0)
-``program:issued``  contra account: every point ever issued is debited here
-``program:redeemed`` points members spent on rewards
-``program:expired`` points that expired unused (breakage)
-==================  ==========================================================
+====================  ========================================================
+``customer:<id>``     what the business owes one member, in points (never < 0)
+``debt:<id>``         points a member owes back (never > 0): a refund took back
+                      points that were already spent; later earnings repay it
+``program:issued``    contra account: every point ever issued is debited here
+``program:redeemed``  points members spent on rewards
+``program:expired``   points that expired unused (breakage)
+``credit:<id>``       store credit (cashback) held by a member, in money minor
+                      units of the node's currency (never < 0); see
+                      node.services.store_credit
+====================  ========================================================
 
-So ``-balance(program:issued) = sum(customer balances) + redeemed + expired``
-at every moment. Customer accounts keep a running ``balance`` column, guarded
-by a conditional UPDATE (see node.store.ledger.take_balance) and a CHECK
-constraint. System accounts are summed from their entries instead, so that
+Each account has a unit ("points" or a currency code) and a transaction never
+mixes units. So ``-balance(program:issued) = sum(customer balances) + sum(debt
+balances) + redeemed + expired`` at every moment. Customer accounts keep a
+running ``balance`` column, guarded by a conditional UPDATE (see
+node.store.ledger.take_balance) and a CHECK constraint; debt accounts keep
+one too. System accounts are summed from their entries instead, so that
 the hot path never queues on one shared row.
 
 Points sit in lots, one per credit. Debits spend lots first in, first out;
@@ -51,6 +58,8 @@ class Posting:
     amount: int
     #: True for accounts with a running balance that must not go below zero.
     guarded: bool = False
+    #: True for accounts with a running balance that may be negative (debt).
+    running: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,19 +78,28 @@ class Balance:
     points: int
     expiring_points: int
     next_expiry: datetime | None
+    #: Points owed from refunds of points already spent.
+    debt: int = 0
 
 
 def customer_account_code(customer_id: str) -> str:
     return f"customer:{customer_id}"
 
 
-def system_account_txn(*, session: Session, code: str, now: datetime) -> int:
+def debt_account_code(customer_id: str) -> str:
+    return f"debt:{customer_id}"
+
+
+def system_account_txn(
+    *, session: Session, code: str, now: datetime, unit: str = "points", kind: str = "system"
+) -> int:
+    """The id of an account by code, created on first use."""
     account_id = store.account_id_by_code(
         session=session, code=code, permanent=code in SYSTEM_ACCOUNTS
     )
     if account_id is None:
         account_id = store.insert_account(
-            session=session, code=code, kind="system", customer_id=None, now=now
+            session=session, code=code, kind=kind, customer_id=None, now=now, unit=unit
         )
     return account_id
 
@@ -103,16 +121,23 @@ def customer_account_id_txn(*, session: Session, customer_id: str) -> int:
     return found[0]
 
 
-def _active_account_txn(*, session: Session, customer_id: str, now: datetime) -> int:
-    """The account of an active customer, with any lots past expiry expired first."""
+def active_customer_txn(
+    *, session: Session, customer_id: str, now: datetime
+) -> store.CustomerState:
+    """An active customer's account state, with any lots past expiry expired first."""
     state = store.customer_state(session=session, customer_id=customer_id, now=now)
     if state is None or state.status != "active":
         raise NotFound("no such customer", field="customer_id")
     if state.has_due_lots:
-        expire_customer_lots_txn(
+        expired = expire_customer_lots_txn(
             session=session, account_id=state.account_id, customer_id=customer_id, now=now
         )
-    return state.account_id
+        state = replace(state, balance=state.balance - expired)
+    return state
+
+
+def _active_account_txn(*, session: Session, customer_id: str, now: datetime) -> int:
+    return active_customer_txn(session=session, customer_id=customer_id, now=now).account_id
 
 
 def post_transaction_txn(
@@ -137,6 +162,10 @@ def post_transaction_txn(
     balance: int | None = None
     for posting in sorted(postings, key=lambda p: (not p.guarded, p.amount)):
         if not posting.guarded:
+            if posting.running:
+                store.change_balance(
+                    session=session, account_id=posting.account_id, delta=posting.amount
+                )
             continue
         if posting.amount < 0:
             after = store.take_balance(
@@ -185,14 +214,27 @@ def credit_points_txn(
     expiry_days: int,
     actor: str | None = None,
 ) -> PostedTransaction:
-    """Credit a member with a new lot of points taken from ``source_account``."""
+    """Credit a member with a new lot of points taken from ``source_account``.
+
+    A member who owes points (see :func:`reverse_points_txn`) repays that debt
+    first: only what is left over reaches the balance and a lot.
+    """
     if points < 0:
         raise KonsortError("credit_points_txn takes a non-negative amount")
-    account_id = _active_account_txn(session=session, customer_id=customer_id, now=now)
+    state = active_customer_txn(session=session, customer_id=customer_id, now=now)
+    account_id = state.account_id
     postings: list[Posting] = []
+    repay = min(points, state.debt)
     if points:
         source_id = system_account_txn(session=session, code=source_account, now=now)
-        postings = [Posting(source_id, -points), Posting(account_id, points, guarded=True)]
+        postings = [Posting(source_id, -points)]
+        if points - repay:
+            postings.append(Posting(account_id, points - repay, guarded=True))
+        if repay:
+            debt_id = system_account_txn(
+                session=session, code=debt_account_code(customer_id), now=now, kind="debt"
+            )
+            postings.append(Posting(debt_id, repay, running=True))
     posted = post_transaction_txn(
         session=session,
         kind=kind,
@@ -208,12 +250,12 @@ def credit_points_txn(
         found = store.customer_account(session=session, customer_id=customer_id)
         assert found is not None
         posted = replace(posted, balance=found[1])
-    if points:
+    if points - repay:
         store.insert_lot(
             session=session,
             account_id=account_id,
             transaction_id=posted.id,
-            points=points,
+            points=points - repay,
             earned_at=now,
             expires_at=now + timedelta(days=expiry_days) if expiry_days else None,
         )
@@ -250,6 +292,68 @@ def debit_points_txn(
     )
     _spend_lots_txn(session=session, account_id=account_id, points=points, transaction_id=posted.id)
     return posted
+
+
+@dataclass(frozen=True)
+class Reversal:
+    posted: PostedTransaction
+    #: Points taken from the balance (oldest lots first).
+    taken: int
+    #: Points the balance did not cover, added to the member's debt.
+    owed: int
+
+
+def reverse_points_txn(
+    *,
+    session: Session,
+    customer_id: str,
+    points: int,
+    kind: str,
+    target_account: str,
+    idempotency_key: str | None,
+    reference: str | None,
+    now: datetime,
+    actor: str | None = None,
+) -> Reversal:
+    """Take back ``points`` issued earlier (a refund), never below zero.
+
+    What the balance covers is taken from the oldest lots; the rest becomes
+    debt that later credits repay first. ``target_account`` receives all of
+    ``points`` (for a refund, ``program:issued``: the points are un-issued).
+    """
+    if points <= 0:
+        raise KonsortError("reverse_points_txn takes a positive amount")
+    state = active_customer_txn(session=session, customer_id=customer_id, now=now)
+    store.lock_account(session=session, account_id=state.account_id)
+    found = store.customer_account(session=session, customer_id=customer_id)
+    assert found is not None
+    taken = min(points, found[1])
+    owed = points - taken
+    target_id = system_account_txn(session=session, code=target_account, now=now)
+    postings = [Posting(target_id, points)]
+    if taken:
+        postings.append(Posting(state.account_id, -taken, guarded=True))
+    if owed:
+        debt_id = system_account_txn(
+            session=session, code=debt_account_code(customer_id), now=now, kind="debt"
+        )
+        postings.append(Posting(debt_id, -owed, running=True))
+    posted = post_transaction_txn(
+        session=session,
+        kind=kind,
+        customer_id=customer_id,
+        points=-points,
+        postings=postings,
+        idempotency_key=idempotency_key,
+        reference=reference,
+        now=now,
+        actor=actor,
+    )
+    if taken:
+        _spend_lots_txn(
+            session=session, account_id=state.account_id, points=taken, transaction_id=posted.id
+        )
+    return Reversal(replace(posted, balance=found[1] - taken), taken, owed)
 
 
 def _spend_lots_txn(*, session: Session, account_id: int, points: int, transaction_id: int) -> None:
@@ -356,4 +460,5 @@ def customer_balance(db: Database, *, customer_id: str, now: datetime) -> Balanc
         expired, expiring, next_expiry = store.balance_summary(
             session=session, account_id=account_id, now=now
         )
-    return Balance(stored - expired, expiring, next_expiry)
+        owed = store.account_balance(session=session, code=debt_account_code(customer_id))
+    return Balance(stored - expired, expiring, next_expiry, -owed[1] if owed else 0)

@@ -1,5 +1,7 @@
 """What the till does: earn on a purchase, redeem points, read balance and history.
 
+Earning follows the program in force (node.program.earning has the rules).
+
 Each write runs through node.services.idempotency, so a till that retries
 (after a timeout, say) never earns or redeems twice.
 """
@@ -8,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -17,22 +20,19 @@ from sqlmodel import Session
 from node.clock import isoformat
 from node.db import Database
 from node.errors import RequestError, ValidationFailed
-from node.services import ledger
+from node.program.earning import Line, compute_earning
+from node.services import bonuses, ledger, store_credit, tiers
 from node.services.customers import require_active_txn
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
+from node.services.program import program_at_txn
 from node.settings import Settings
 from node.store import ledger as ledger_store
 from node.store import purchases as purchase_store
 
-
-def points_for_purchase(amount: int, settings: Settings) -> int:
-    """Base earn: whole points for the amount, rounded down.
-
-    ``amount`` is in minor units (øre for DKK); with 1 point per krone a
-    purchase of 123.45 DKK (12345 øre) earns 123 points.
-    """
-    minor_per_unit = int(10**settings.currency_exponent)
-    return amount * settings.points_per_currency_unit // minor_per_unit
+#: How far back a till may date a purchase it sends late (offline tills).
+MAX_PURCHASE_AGE = timedelta(days=90)
+#: Clock skew tolerated for a purchase dated "now" by the till.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _transaction_json(posted: ledger.PostedTransaction, reference: str | None) -> dict[str, Any]:
@@ -46,8 +46,32 @@ def _transaction_json(posted: ledger.PostedTransaction, reference: str | None) -
 
 
 def record_purchase(db: Database, settings: Settings, **request: Any) -> Answer:
-    """Earn at the base rate for one purchase, once per Idempotency-Key."""
+    """Earn under the program for one purchase, once per Idempotency-Key."""
     return run_idempotent(db, purchase_unit(settings, **request))
+
+
+def _check_purchase(
+    settings: Settings,
+    *,
+    amount: int,
+    currency: str,
+    lines: Sequence[Line] | None,
+    occurred_at: datetime | None,
+    now: datetime,
+) -> None:
+    if currency != settings.currency:
+        raise ValidationFailed(
+            f"this node takes purchases in {settings.currency}", field="currency"
+        )
+    if lines is not None and sum(line.amount for line in lines) != amount:
+        raise ValidationFailed("the lines must add up to the amount", field="lines")
+    if occurred_at is not None:
+        if occurred_at > now + MAX_CLOCK_SKEW:
+            raise ValidationFailed("a purchase cannot happen in the future", field="occurred_at")
+        if occurred_at < now - MAX_PURCHASE_AGE:
+            raise ValidationFailed(
+                "purchases older than 90 days cannot earn points", field="occurred_at"
+            )
 
 
 def purchase_unit(
@@ -60,47 +84,112 @@ def purchase_unit(
     idempotency_key: str,
     now: datetime,
     actor: str | None = None,
+    lines: Sequence[Line] | None = None,
+    occurred_at: datetime | None = None,
 ) -> Unit:
-    if currency != settings.currency:
-        raise ValidationFailed(
-            f"this node takes purchases in {settings.currency}", field="currency"
-        )
-    request = {
+    """Earn for a purchase with the program in force when it happened.
+
+    Campaigns, category multipliers and the earn rate come from the program
+    version in force at ``occurred_at`` (default: now); the member's tier is
+    the one held when paying. Then cashback, a tier upgrade and a pending
+    referral bonus follow in the same transaction.
+    """
+    _check_purchase(
+        settings, amount=amount, currency=currency, lines=lines, occurred_at=occurred_at, now=now
+    )
+    moment = occurred_at or now
+    request: dict[str, Any] = {
         "customer_id": customer_id,
         "amount": amount,
         "currency": currency,
         "order_ref": order_ref,
     }
+    if lines is not None:
+        request["lines"] = [[line.category, line.amount] for line in lines]
+    if occurred_at is not None:
+        request["occurred_at"] = isoformat(occurred_at)
+    basket = list(lines) if lines is not None else [Line(amount)]
 
     def work(session: Session) -> Answer:
-        points = points_for_purchase(amount, settings)
+        in_force = program_at_txn(session=session, settings=settings, moment=moment)
+        program = in_force.program
+        tier = tiers.tier_of_txn(session=session, program=program, customer_id=customer_id)
+        earning = compute_earning(
+            program,
+            lines=basket,
+            moment=moment,
+            tier=tier,
+            currency_exponent=settings.currency_exponent,
+        )
         posted = ledger.credit_points_txn(
             session=session,
             customer_id=customer_id,
-            points=points,
+            points=earning.points,
             kind="earn",
             source_account=ledger.ISSUED,
             idempotency_key=f"api:{idempotency_key}",
             reference=order_ref,
             now=now,
-            expiry_days=settings.point_expiry_days,
+            expiry_days=program.expiry.days,
             actor=actor,
         )
-        purchase_store.insert_purchase(
+        purchase_id = purchase_store.insert_purchase(
             session=session,
             customer_id=customer_id,
             transaction_id=posted.id,
             order_ref=order_ref,
             amount=amount,
             currency=currency,
-            points=points,
-            occurred_at=now,
+            points=earning.points,
+            occurred_at=moment,
+            program_version=in_force.version,
+            cashback=earning.cashback,
         )
+        if lines is not None:
+            purchase_store.insert_lines(
+                session=session,
+                purchase_id=purchase_id,
+                lines=[(line.category or "", line.amount) for line in lines],
+            )
+        if earning.cashback:
+            store_credit.give_cashback_txn(
+                session=session,
+                customer_id=customer_id,
+                amount=earning.cashback,
+                currency=currency,
+                reference=order_ref,
+                now=now,
+                actor=actor,
+            )
+        upgraded = tiers.upgrade_after_purchase_txn(
+            session=session,
+            program=program,
+            version=in_force.version,
+            customer_id=customer_id,
+            current=tier,
+            now=now,
+        )
+        balance = posted.balance
+        if bonuses.reward_referral_txn(
+            session=session, program=program, customer_id=customer_id, now=now
+        ):
+            found = ledger_store.customer_account(session=session, customer_id=customer_id)
+            balance = found[1] if found else balance
         body = {
             "customer_id": customer_id,
             "transaction": _transaction_json(posted, order_ref),
             "purchase": {"amount": amount, "currency": currency, "order_ref": order_ref},
-            "balance": posted.balance,
+            "earning": {
+                "program_version": in_force.version,
+                "base_points": earning.base_points,
+                "points": earning.points,
+                "tier": tier,
+                "tier_percent": earning.tier_percent,
+                "campaigns": list(earning.campaigns),
+                "cashback": earning.cashback,
+                "new_tier": upgraded,
+            },
+            "balance": balance,
         }
         return Answer(201, body)
 

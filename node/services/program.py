@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, NotFound
 from node.program.config import EarnRules, Expiry, Program, program_from_json
+from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.settings import Settings
 from node.store import program as store
 
@@ -91,6 +93,31 @@ def current_program(db: Database, settings: Settings, *, now: datetime) -> Progr
         return program_at_txn(session=session, settings=settings, moment=now)
 
 
+def save_program_txn(
+    *,
+    session: Session,
+    settings: Settings,
+    program: Program,
+    actor: str,
+    comment: str | None,
+    now: datetime,
+) -> ProgramChange:
+    """Store ``program`` as the next version, in force from ``now``."""
+    latest = store.latest_version(session=session)
+    previous = _load_txn(session=session, settings=settings, version=latest).program
+    version = (latest or DEFAULT_VERSION) + 1
+    store.insert_version(
+        session=session,
+        version=version,
+        config=program.to_json(),
+        actor=actor,
+        comment=comment,
+        now=now,
+    )
+    changed = changed_paths(previous, program)
+    return ProgramChange(version, actor, comment, now, changed, program)
+
+
 def update_program(
     db: Database,
     settings: Settings,
@@ -100,30 +127,66 @@ def update_program(
     comment: str | None,
     now: datetime,
 ) -> ProgramChange:
-    """Store ``program`` as the next version, in force from ``now``."""
-
-    def unit(session: Session) -> ProgramChange:
-        latest = store.latest_version(session=session)
-        previous = _load_txn(session=session, settings=settings, version=latest).program
-        version = (latest or DEFAULT_VERSION) + 1
-        store.insert_version(
-            session=session,
-            version=version,
-            config=program.to_json(),
-            actor=actor,
-            comment=comment,
-            now=now,
-        )
-        return ProgramChange(
-            version, actor, comment, now, changed_paths(previous, program), program
-        )
-
+    """Store ``program`` as the next version (the CLI's and the tests' way in)."""
     try:
-        return db.write(unit)
+        return db.write(
+            lambda session: save_program_txn(
+                session=session,
+                settings=settings,
+                program=program,
+                actor=actor,
+                comment=comment,
+                now=now,
+            )
+        )
     except IntegrityError:
         raise Conflict(
             "another change to the program was saved at the same moment; reload and retry"
         ) from None
+
+
+def program_update_unit(
+    settings: Settings,
+    *,
+    program: Program,
+    actor: str,
+    comment: str | None,
+    idempotency_key: str,
+    now: datetime,
+) -> Unit:
+    """The API's way in: one new version per Idempotency-Key."""
+
+    def work(session: Session) -> Answer:
+        change = save_program_txn(
+            session=session,
+            settings=settings,
+            program=program,
+            actor=actor,
+            comment=comment,
+            now=now,
+        )
+        return Answer(201, change_json(change))
+
+    return idempotent_unit(
+        key=idempotency_key,
+        operation="program-update",
+        request={"program": program.to_json(), "comment": comment},
+        now=now,
+        work=work,
+    )
+
+
+def change_json(change: ProgramChange, *, with_program: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "version": change.version,
+        "actor": change.actor,
+        "comment": change.comment,
+        "created_at": isoformat(change.created_at),
+        "changed": change.changed,
+    }
+    if with_program:
+        body["program"] = change.program.model_dump(mode="json")
+    return body
 
 
 def program_history(

@@ -47,6 +47,8 @@ class CustomerState:
     balance: int
     status: str
     has_due_lots: bool
+    #: Points the member owes from refunds of points already spent (>= 0).
+    debt: int
 
 
 def account_id_by_code(*, session: Session, code: str, permanent: bool = False) -> int | None:
@@ -67,11 +69,17 @@ def account_id_by_code(*, session: Session, code: str, permanent: bool = False) 
 
 
 def insert_account(
-    *, session: Session, code: str, kind: str, customer_id: str | None, now: datetime
+    *,
+    session: Session,
+    code: str,
+    kind: str,
+    customer_id: str | None,
+    now: datetime,
+    unit: str = "points",
 ) -> int:
     result = session.execute(
         insert(account_t)
-        .values(code=code, kind=kind, customer_id=customer_id, balance=0, created_at=now)
+        .values(code=code, kind=kind, customer_id=customer_id, unit=unit, balance=0, created_at=now)
         .returning(account_t.c.id)
     )
     return int(result.scalar_one())
@@ -82,13 +90,20 @@ def customer_state(*, session: Session, customer_id: str, now: datetime) -> Cust
     sql = raw(session)
     row = sql.one(
         "SELECT a.id, a.balance, c.status, EXISTS (SELECT 1 FROM point_lot l"
-        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= ?)"
+        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= ?),"
+        " (SELECT d.balance FROM account d WHERE d.code = ?)"
         " FROM account a JOIN customer c ON c.id = a.customer_id WHERE a.customer_id = ?",
-        (sql.time(now), customer_id),
+        (sql.time(now), f"debt:{customer_id}", customer_id),
     )
     if row is None:
         return None
-    return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]))
+    return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]), -int(row[4] or 0))
+
+
+def account_balance(*, session: Session, code: str) -> tuple[int, int] | None:
+    """(account id, running balance) of an account by code."""
+    row = raw(session).one("SELECT id, balance FROM account WHERE code = ?", (code,))
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def customer_account(*, session: Session, customer_id: str) -> tuple[int, int] | None:

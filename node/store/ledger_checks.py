@@ -37,17 +37,45 @@ def drifted_balances(*, session: Session, limit: int = 20) -> list[tuple[int, in
 
 
 def negative_customer_balances(*, session: Session, limit: int = 20) -> list[tuple[int, int]]:
+    """Member balances (points or store credit) below zero."""
     rows = session.execute(
         select(account_t.c.id, account_t.c.balance)
-        .where(account_t.c.kind == "customer", account_t.c.balance < 0)
+        .where(account_t.c.kind.in_(("customer", "credit")), account_t.c.balance < 0)
         .limit(limit)
     )
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
-def ledger_total(*, session: Session) -> int:
-    """Sum of every entry ever written; zero in a healthy double-entry ledger."""
-    return int(session.execute(select(func.coalesce(func.sum(entry_t.c.amount), 0))).scalar_one())
+def positive_debts(*, session: Session, limit: int = 20) -> list[tuple[int, int]]:
+    """Debt accounts above zero (a debt is recorded as a negative balance)."""
+    rows = session.execute(
+        select(account_t.c.id, account_t.c.balance)
+        .where(account_t.c.kind.in_(("debt", "credit_debt")), account_t.c.balance > 0)
+        .limit(limit)
+    )
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def ledger_totals_by_unit(*, session: Session) -> dict[str, int]:
+    """Sum of every entry ever written, per unit; each is zero in a healthy ledger."""
+    rows = session.execute(
+        select(account_t.c.unit, func.coalesce(func.sum(entry_t.c.amount), 0))
+        .join(entry_t, entry_t.c.account_id == account_t.c.id)
+        .group_by(account_t.c.unit)
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def mixed_unit_transactions(*, session: Session, limit: int = 20) -> list[int]:
+    """Transactions whose entries touch accounts of more than one unit."""
+    rows = session.execute(
+        select(entry_t.c.transaction_id)
+        .join(account_t, account_t.c.id == entry_t.c.account_id)
+        .group_by(entry_t.c.transaction_id)
+        .having(func.count(func.distinct(account_t.c.unit)) > 1)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in rows]
 
 
 def lots_out_of_step(*, session: Session, limit: int = 20) -> list[tuple[int, int, int, int]]:

@@ -158,6 +158,23 @@ class Purchase(SQLModel, table=True):
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     points: int = Field(sa_column=Column(BigInteger, nullable=False))
     occurred_at: datetime = Field(sa_column=_time())
+    #: The program version the purchase earned under (0: the settings' defaults).
+    program_version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    #: Store credit (minor units) the purchase earned as cashback.
+    cashback: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    refunded_amount: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    reversed_points: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    reversed_cashback: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class Customer(SQLModel, table=True):

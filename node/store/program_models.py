@@ -72,22 +72,6 @@ class TierChange(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_time())
 
 
-class PurchaseDetail(SQLModel, table=True):
-    """What a purchase earned and what has been refunded of it since."""
-
-    __tablename__ = "purchase_detail"
-
-    purchase_id: int = Field(
-        sa_column=Column(BigInteger, ForeignKey("purchase.id"), primary_key=True)
-    )
-    program_version: int = Field(sa_column=Column(Integer, nullable=False))
-    #: Store credit (minor units) the purchase earned as cashback.
-    cashback: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    refunded_amount: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    reversed_points: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    reversed_cashback: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-
-
 class PurchaseLine(SQLModel, table=True):
     """A purchase's amount per product category, when the till sends lines."""
 

@@ -198,20 +198,6 @@ def upgrade() -> None:
         batch_op.create_index("ux_webhook_delivery", ["event_id", "endpoint_id"], unique=True)
 
     op.create_table(
-        "purchase_detail",
-        sa.Column("purchase_id", sa.BigInteger(), nullable=False),
-        sa.Column("program_version", sa.Integer(), nullable=False),
-        sa.Column("cashback", sa.BigInteger(), nullable=False),
-        sa.Column("refunded_amount", sa.BigInteger(), nullable=False),
-        sa.Column("reversed_points", sa.BigInteger(), nullable=False),
-        sa.Column("reversed_cashback", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["purchase_id"],
-            ["purchase.id"],
-        ),
-        sa.PrimaryKeyConstraint("purchase_id"),
-    )
-    op.create_table(
         "purchase_line",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("purchase_id", sa.BigInteger(), nullable=False),
@@ -276,6 +262,13 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_purchase_customer_time", ["customer_id", "occurred_at"], unique=False
         )
+        batch_op.add_column(
+            sa.Column("program_version", sa.Integer(), server_default="0", nullable=False)
+        )
+        for column in ("cashback", "refunded_amount", "reversed_points", "reversed_cashback"):
+            batch_op.add_column(
+                sa.Column(column, sa.BigInteger(), server_default="0", nullable=False)
+            )
     _extra_guards()
 
 
@@ -321,6 +314,14 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS account_credit_not_negative_{action}")
     with op.batch_alter_table("purchase", schema=None) as batch_op:
         batch_op.drop_index("ix_purchase_customer_time")
+        for column in (
+            "program_version",
+            "cashback",
+            "refunded_amount",
+            "reversed_points",
+            "reversed_cashback",
+        ):
+            batch_op.drop_column(column)
 
     with op.batch_alter_table("account", schema=None) as batch_op:
         batch_op.drop_column("unit")
@@ -335,7 +336,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_purchase_line_purchase_id"))
 
     op.drop_table("purchase_line")
-    op.drop_table("purchase_detail")
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
         batch_op.drop_index("ux_webhook_delivery")
         batch_op.drop_index("ix_webhook_delivery_due")

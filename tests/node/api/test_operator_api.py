@@ -199,6 +199,7 @@ def test_customer_tokens_reach_only_their_own_points(
     assert mine.status_code == 200 and mine.json() == {
         "customer_id": ann,
         "points": 70,
+        "debt": 0,
         "expiring_points": 70,
         "next_expiry": "2027-01-01T00:00:00Z",
     }

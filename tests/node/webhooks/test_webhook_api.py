@@ -14,7 +14,7 @@ from node.db import Database
 from node.secrets import NodeSecrets
 from node.services.webhook_delivery import RetryPolicy
 from tests.node.conftest import Operator
-from tests.node.webhooks.conftest import Receiver, deliver, record_event
+from tests.node.webhooks.conftest import Receiver, deliver, deliveries, record_event
 
 URL = "https://hooks.example/konsort"
 
@@ -242,3 +242,20 @@ def test_retrying_an_unknown_or_disabled_delivery(
     )
     response = operator.post(f"/api/v1/webhooks/deliveries/{failed['id']}/retry")
     assert response.status_code == 409 and error_of(response)["code"] == "webhook_disabled"
+
+
+def test_an_enrolment_through_the_api_reaches_a_subscribed_receiver(
+    operator: Operator,
+    db: Database,
+    node_secrets: NodeSecrets,
+    clock: ManualClock,
+    receiver: Receiver,
+) -> None:
+    hook = add(operator, events=["customer.enrolled"]).json()
+    customer = operator.enrol(name="Ann Example", email="ann@example.com")
+    report = deliver(db, node_secrets, clock.now(), receiver)
+    assert report.delivered == 1
+    [body] = receiver.bodies()
+    assert body["type"] == "customer.enrolled" and body["data"] == {"customer_id": customer}
+    assert b"Ann" not in receiver.requests[0].content  # ids only, never personal data
+    assert deliveries(db, endpoint_id=hook["id"])[0]["status"] == "delivered"

@@ -1,0 +1,88 @@
+"""The node's background jobs: each runs on its own interval inside the node process.
+
+=================  ==================================  ================================
+job                interval setting                    what it does
+=================  ==================================  ================================
+expiry             ``expiry_interval_seconds``         expires points past their date
+program            ``program_jobs_interval_seconds``   reviews due tiers, pays birthday
+                                                       bonuses
+=================  ==================================  ================================
+
+Every job is safe to run at any time and any number of times: each unit of
+work is idempotent in the database (a lot expires once, a review moves its
+due date, a bonus has a once-only row), so a crash mid-run or two processes
+running the same job changes nothing twice. A failed run is logged and tried
+again at the next interval. The first run of each job is right after start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from node.context import NodeContext
+from node.services.bonuses import award_birthday_bonuses
+from node.services.ledger import expire_due_points
+from node.services.tiers import review_tiers
+
+log = logging.getLogger("konsort.jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    run: Callable[[NodeContext], Awaitable[None]]
+
+
+async def expire_points(node: NodeContext) -> None:
+    report = await run_in_threadpool(expire_due_points, node.db, now=node.clock.now())
+    if report.points:
+        node.metrics.expired_points.inc(report.points)
+        log.info("points expired", extra={"customers": report.customers, "points": report.points})
+
+
+async def run_program_jobs(node: NodeContext) -> None:
+    now = node.clock.now()
+    reviewed = await run_in_threadpool(review_tiers, node.db, node.settings, now=now)
+    if reviewed.reviewed:
+        log.info(
+            "tiers reviewed",
+            extra={
+                "reviewed": reviewed.reviewed,
+                "up": reviewed.up,
+                "down": reviewed.down,
+                "grace": reviewed.grace,
+            },
+        )
+    birthdays = await run_in_threadpool(
+        award_birthday_bonuses, node.db, node.settings, node.secrets, now=now
+    )
+    if birthdays.members:
+        log.info(
+            "birthday bonuses paid",
+            extra={"customers": birthdays.members, "points": birthdays.points},
+        )
+
+
+def node_jobs(node: NodeContext) -> list[Job]:
+    """The jobs this node runs, with those whose interval is 0 left out."""
+    settings = node.settings
+    jobs = [
+        Job("expiry", settings.expiry_interval_seconds, expire_points),
+        Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
+    ]
+    return [job for job in jobs if job.interval_seconds > 0]
+
+
+async def run_periodically(node: NodeContext, job: Job) -> None:
+    while True:
+        try:
+            await job.run(node)
+        except Exception:
+            log.exception("job failed; will try again", extra={"job": job.name})
+        await asyncio.sleep(job.interval_seconds)
