@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
+import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -22,7 +23,16 @@ from node.jobs import node_jobs, run_periodically
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
-from node.routes import customer, kpis, operator, program, rewards, system
+from node.routes import (
+    customer,
+    expiring,
+    kpis,
+    operator,
+    program,
+    rewards,
+    system,
+    webhooks,
+)
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
@@ -39,6 +49,8 @@ def all_endpoints() -> list[Endpoint]:
         *program.ENDPOINTS,
         *rewards.ENDPOINTS,
         *kpis.ENDPOINTS,
+        *webhooks.ENDPOINTS,
+        *expiring.ENDPOINTS,
     ]
 
 
@@ -70,6 +82,7 @@ def create_app(
     secrets: NodeSecrets | None = None,
     database: Database | None = None,
     run_jobs: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build a node. ``secrets`` default to the master key in the data directory."""
     db = database or Database(settings.resolved_database_url)
@@ -88,8 +101,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(check_schema, db.engine)  # refuse to serve a wrong schema
         jobs: list[asyncio.Task[None]] = []
+        # Outgoing HTTP (webhooks): no redirects, a short timeout, injectable for tests.
+        http = httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=10.0)
         if run_jobs:
-            jobs = [asyncio.create_task(run_periodically(node, job)) for job in node_jobs(node)]
+            jobs = [
+                asyncio.create_task(run_periodically(node, job))
+                for job in node_jobs(node, http=http)
+            ]
         try:
             yield
         finally:
@@ -97,6 +115,7 @@ def create_app(
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
+            await http.aclose()
             if database is None:
                 db.dispose()
 

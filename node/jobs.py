@@ -5,7 +5,10 @@ job                interval setting                    what it does
 =================  ==================================  ================================
 expiry             ``expiry_interval_seconds``         expires points past their date
 program            ``program_jobs_interval_seconds``   reviews due tiers, pays birthday
-                                                       bonuses
+                                                       bonuses, announces points that
+                                                       expire soon (``points.expiring``)
+webhooks           ``webhook_interval_seconds``        fans events out and sends the
+                                                       deliveries that are due
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -22,12 +25,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import httpx
 from starlette.concurrency import run_in_threadpool
 
 from node.context import NodeContext
 from node.services.bonuses import award_birthday_bonuses
+from node.services.expiry_warnings import warn_expiring_points
 from node.services.ledger import expire_due_points
 from node.services.tiers import review_tiers
+from node.services.webhook_delivery import deliver_webhooks
+
+#: Deliveries claimed per round; a full round is followed by another at once.
+WEBHOOK_BATCH = 100
 
 log = logging.getLogger("konsort.jobs")
 
@@ -67,14 +76,35 @@ async def run_program_jobs(node: NodeContext) -> None:
             "birthday bonuses paid",
             extra={"customers": birthdays.members, "points": birthdays.points},
         )
+    warned = await run_in_threadpool(warn_expiring_points, node.db, node.settings, now=now)
+    if warned.customers:
+        log.info(
+            "points expiring soon announced",
+            extra={"customers": warned.customers, "points": warned.points},
+        )
 
 
-def node_jobs(node: NodeContext) -> list[Job]:
+def webhook_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitable[None]]:
+    async def send_webhooks(node: NodeContext) -> None:
+        while True:
+            report = await deliver_webhooks(
+                node.db, node.secrets, client=client, now=node.clock.now(), limit=WEBHOOK_BATCH
+            )
+            if report.failed:
+                log.warning("webhook deliveries failed for good", extra={"failed": report.failed})
+            if report.attempted < WEBHOOK_BATCH:
+                return
+
+    return send_webhooks
+
+
+def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
     jobs = [
         Job("expiry", settings.expiry_interval_seconds, expire_points),
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
+        Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 

@@ -61,8 +61,11 @@ class Settings(BaseModel):
     program_jobs_interval_seconds: int = Field(
         3600,
         ge=0,
-        description="How often the node reviews tiers and pays birthday bonuses; 0 turns "
-        "those jobs off.",
+        description="How often the node reviews tiers, pays birthday bonuses and announces "
+        "expiring points; 0 turns those jobs off.",
+    )
+    webhook_interval_seconds: int = Field(
+        5, ge=0, description="How often the node sends due webhook deliveries; 0 turns it off."
     )
     log_level: str = Field("INFO", description="Python logging level name.")
 

@@ -160,4 +160,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         expiry_interval_seconds=0,
         program_jobs_interval_seconds=0,
+        webhook_interval_seconds=0,
     )

@@ -362,3 +362,110 @@ class KpiReportOut(BaseModel):
     buckets: list[KpiBucketOut]
     totals: KpiFiguresOut
     definitions: dict[str, str]
+
+
+# -- Webhooks and expiring points (node/routes/webhooks.py, node/routes/expiring.py) --
+
+
+class WebhookRequest(StrictBody):
+    url: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="Absolute http:// or https:// URL the node POSTs events to."
+    )
+    events: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=20)] = Field(
+        description="Event types to send: customer.enrolled, tier.changed, points.expiring, "
+        "voucher.issued."
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="Signing secret (whsec_...); shown only in this answer.")
+
+
+class WebhookDisabledOut(WebhookOut):
+    cancelled_deliveries: int
+
+
+class WebhookListOut(BaseModel):
+    items: list[WebhookOut]
+
+
+class WebhookSecretOut(BaseModel):
+    id: str
+    secret: str = Field(description="The new signing secret; shown only in this answer.")
+    previous_secret_valid_until: datetime = Field(
+        description="Until then deliveries are signed with the old secret too."
+    )
+
+
+class DeliveryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "delivered", "failed", "cancelled"] | None = None
+    endpoint_id: Annotated[str, Field(max_length=40)] | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: Annotated[str, Field(max_length=100)] | None = None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    event_created_at: datetime
+    endpoint_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="Set while the delivery is pending.")
+    last_error: str | None = Field(description="HTTP status or error class of the last failure.")
+    delivered_at: datetime | None
+
+
+class DeliveryListOut(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class ExpiringQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    within_days: int = Field(default=30, ge=1, le=3660)
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+class MemberExpiringQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    within_days: int = Field(default=30, ge=1, le=3660)
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class ExpiringCustomerOut(BaseModel):
+    customer_id: str
+    points: int = Field(description="Points expiring within the window.")
+    expires_at: datetime = Field(description="The earliest of their expiry times.")
+
+
+class ExpiringListOut(BaseModel):
+    items: list[ExpiringCustomerOut]
+    next_cursor: str | None
+
+
+class ExpiringLotOut(BaseModel):
+    points: int
+    earned_at: datetime
+    expires_at: datetime
+
+
+class MemberExpiringOut(BaseModel):
+    customer_id: str
+    within_days: int
+    points: int = Field(description="All points expiring within the window.")
+    lots: list[ExpiringLotOut] = Field(description="Soonest first, at most `limit`.")
