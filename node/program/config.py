@@ -12,6 +12,7 @@ here with errors that name the field, and is stored as a numbered version
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -274,21 +275,28 @@ def program_from_json(stored: str) -> Program:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValidationFailed("times need a UTC offset, e.g. 2026-12-01T00:00:00Z")
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__}")
+        return value.isoformat()  # one without an offset is refused by its field
+    raise ValidationFailed(f"{type(value).__name__} values are not allowed in a program")
 
 
 def _program_error(exc: ValidationError) -> ValidationFailed:
     first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or None
+    # pydantic marks a bad dict key with a "[key]" step after the key itself.
+    where = ".".join(str(part) for part in first["loc"] if part != "[key]") or None
     message = str(first["msg"])
     if first["type"] == "extra_forbidden":
         message = "unknown field"
     elif first["type"] == "string_pattern_mismatch":
         message = "use lowercase letters, digits, - and _ (at most 40)"
+    elif first["type"] == "timezone_aware":
+        message = "give the time with a UTC offset, e.g. 2026-12-01T00:00:00Z"
     message = message.removeprefix("Value error, ")
-    if where is None and ": " in message and message.split(": ", 1)[0].count(".") >= 1:
-        where, message = message.split(": ", 1)
+    # Checks across fields name their path at the start of the message.
+    head, sep, rest = message.partition(": ")
+    if sep and _PATH.match(head):
+        where = f"{where}.{head}" if where else head
+        message = rest
     return ValidationFailed(f"{where}: {message}" if where else message, field=where)
+
+
+_PATH = re.compile(r"^[a-z_]+(\.[a-z0-9_-]+)*$")

@@ -113,12 +113,14 @@ def purchase_unit(
     def work(session: Session) -> Answer:
         in_force = program_at_txn(session=session, settings=settings, moment=moment)
         program = in_force.program
-        tier = tiers.tier_of_txn(session=session, program=program, customer_id=customer_id)
+        tier, held = tiers.tiers_for_purchase_txn(
+            session=session, program=program, customer_id=customer_id, moment=moment
+        )
         earning = compute_earning(
             program,
             lines=basket,
             moment=moment,
-            tier=tier,
+            tier=held,
             currency_exponent=settings.currency_exponent,
         )
         posted = ledger.credit_points_txn(
@@ -183,7 +185,7 @@ def purchase_unit(
                 "program_version": in_force.version,
                 "base_points": earning.base_points,
                 "points": earning.points,
-                "tier": tier,
+                "tier": held,
                 "tier_percent": earning.tier_percent,
                 "campaigns": list(earning.campaigns),
                 "cashback": earning.cashback,

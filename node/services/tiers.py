@@ -61,6 +61,26 @@ def tier_of_txn(*, session: Session, program: Program, customer_id: str) -> str 
     return row.tier if row is not None else entry_tier(program.tiers)
 
 
+def tiers_for_purchase_txn(
+    *, session: Session, program: Program, customer_id: str, moment: datetime
+) -> tuple[str | None, str | None]:
+    """(tier now, tier held at ``moment``) for a purchase paid at ``moment``.
+
+    They differ only for a purchase sent late (``occurred_at``) by a member
+    whose tier changed since; the history says what they held then.
+    """
+    if not program.tiers.levels:
+        return None, None
+    row = store.customer_tier(session=session, customer_id=customer_id)
+    entry = entry_tier(program.tiers)
+    if row is None:
+        return entry, entry
+    if moment >= row.since:
+        return row.tier, row.tier
+    held = store.tier_at(session=session, customer_id=customer_id, moment=moment)
+    return row.tier, held or entry
+
+
 def qualifying_value_txn(
     *, session: Session, rules: TierRules, customer_id: str, now: datetime
 ) -> int:
@@ -153,7 +173,16 @@ def _review_txn(*, session: Session, settings: Settings, row: store.TierRow, now
     """Review one member; returns what happened (kept, grace, up, down)."""
     in_force = program_at_txn(session=session, settings=settings, moment=now)
     rules = in_force.program.tiers
-    if not rules.levels:
+    if not rules.levels:  # tiers were removed: look again after the usual interval
+        store.save_customer_tier(
+            session=session,
+            customer_id=row.customer_id,
+            tier=row.tier,
+            since=row.since,
+            review_at=now + timedelta(days=rules.review_interval_days),
+            grace_until=None,
+            exists=True,
+        )
         return "kept"
     value = qualifying_value_txn(session=session, rules=rules, customer_id=row.customer_id, now=now)
     reached = rules.qualifying(value)

@@ -114,6 +114,17 @@ def tier_history(*, session: Session, customer_id: str, limit: int) -> list[Tier
     ]
 
 
+def tier_at(*, session: Session, customer_id: str, moment: datetime) -> str | None:
+    """The tier a member moved to last at or before ``moment`` (None: never moved)."""
+    sql = raw(session)
+    row = sql.one(
+        "SELECT to_tier FROM tier_change WHERE customer_id = ? AND created_at <= ?"
+        " ORDER BY id DESC LIMIT 1",
+        (customer_id, sql.time(moment)),
+    )
+    return str(row[0]) if row else None
+
+
 def qualifying_spend(*, session: Session, customer_id: str, since: datetime) -> int:
     """Net spend (amount minus refunds) of purchases made at or after ``since``."""
     sql = raw(session)

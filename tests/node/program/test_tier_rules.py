@@ -135,11 +135,6 @@ def test_a_member_reads_their_own_tier(cafe: Till) -> None:
     assert mine.json()["tier"]["code"] == "silver"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a purchase sent late with occurred_at earns at the member's tier now, not the"
-    " tier held when paying (points.purchase_unit reads tiers.tier_of_txn at now)",
-)
 def test_a_late_purchase_earns_at_the_tier_held_when_paying(cafe: Till, db: Database) -> None:
     ib = cafe.at(dk(2026, 2, 10)).join()
     cafe.buy(ib, 145000)
@@ -149,11 +144,6 @@ def test_a_late_purchase_earns_at_the_tier_held_when_paying(cafe: Till, db: Data
     assert late["transaction"]["points"] == 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after a program version without tiers, review_tiers never ends: _review_txn"
-    " returns 'kept' without moving review_at, so the same rows stay due forever",
-)
 def test_reviews_end_after_the_tiers_are_removed(
     cafe: Till, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
