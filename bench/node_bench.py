@@ -13,7 +13,9 @@ each cycling over all customers. The write rows are compared with the ceiling's
 two-row transaction on the same database. Then a full loyalty program is
 applied with ``konsort program apply`` (ten running campaigns of every kind,
 four tiers whose thresholds no customer reaches, so every earn also sums the
-member's rolling spend; cashback) and a fourth row earns under it:
+member's rolling spend) and a fourth row earns under it. Cashback is left out:
+it is a second ledger transaction (store credit is money, kept apart from
+points), not rule evaluation.
 
 * earn under program: the same purchase, compared with the flat earn row.
 """
@@ -178,7 +180,6 @@ def program_toml() -> str:
     head = (
         "[earn]\npoints_per_unit = 1\nminimum_purchase = 1000\n"
         "categories = { coffee = 200, cake = 150 }\n\n"
-        "[cashback]\nbasis_points = 100\n\n"
     )
     return head + "\n".join(campaigns) + "\n" + tiers
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -202,6 +203,15 @@ class WebhookEvent(SQLModel, table=True):
     """An event, written in the same transaction as the change it reports."""
 
     __tablename__ = "webhook_event"
+    __table_args__ = (
+        # Fan-out reads only events not yet fanned out.
+        Index(
+            "ix_webhook_event_pending",
+            "id",
+            postgresql_where=text("NOT fanned_out"),
+            sqlite_where=text("NOT fanned_out"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
     public_id: str = Field(sa_column=Column(String(40), nullable=False, unique=True))

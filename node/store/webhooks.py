@@ -149,9 +149,10 @@ def events_to_fan_out(*, session: Session, limit: int) -> list[EventRow]:
     sql = raw(session)
     lock = "" if sql.is_sqlite else " FOR UPDATE SKIP LOCKED"
     rows = sql.all(
-        "SELECT id, type, created_at FROM webhook_event WHERE fanned_out = ?"
+        # "NOT fanned_out" as written in the partial index ix_webhook_event_pending.
+        "SELECT id, type, created_at FROM webhook_event WHERE NOT fanned_out"
         f" ORDER BY id LIMIT ?{lock}",
-        (False, limit),
+        (limit,),
     )
     return [EventRow(int(r[0]), str(r[1]), sql.parse_time(r[2])) for r in rows]
 

@@ -287,6 +287,14 @@ def upgrade() -> None:
             postgresql_where=sa.text("remaining > 0"),
             sqlite_where=sa.text("remaining > 0"),
         )
+    with op.batch_alter_table("webhook_event", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_event_pending",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("NOT fanned_out"),
+            sqlite_where=sa.text("NOT fanned_out"),
+        )
     _extra_guards()
 
 
@@ -320,6 +328,8 @@ def _extra_guards() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhook_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_event_pending")
     with op.batch_alter_table("point_lot", schema=None) as batch_op:
         batch_op.drop_index("ix_point_lot_account_expiry")
     dialect = op.get_bind().dialect.name

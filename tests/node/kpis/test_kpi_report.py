@@ -240,3 +240,39 @@ def test_quarter_and_year_buckets(
         ratio(4_000, 2, 2_000),
     ]
     assert years.totals.customer_lifetime_value == ratio(4_000, 1, 4_000)
+
+
+def test_refunds_reduce_net_spend_in_the_month_they_are_made(
+    db: Database, settings: Settings, clock: ManualClock, node_secrets: NodeSecrets
+) -> None:
+    from node.services import refunds
+    from node.services.idempotency import run_idempotent
+
+    def refund(customer: str, transaction: str, amount: int) -> None:
+        run_idempotent(
+            db,
+            refunds.refund_unit(
+                customer_id=customer,
+                transaction_id=transaction,
+                order_ref=None,
+                amount=amount,
+                reference=None,
+                idempotency_key=f"refund-{amount}-{clock.now().isoformat()}",
+                now=clock.now(),
+            ),
+        )
+
+    at(clock, 2026, 1, 10)
+    eva = make_customer(db, node_secrets, clock)
+    first = earn(db, settings, clock, eva, 10_000)["transaction"]["id"]
+    second = earn(db, settings, clock, eva, 20_000)["transaction"]["id"]
+    at(clock, 2026, 1, 20)
+    refund(eva, first, 4_000)  # January: 30 000 sold, 4 000 refunded
+    at(clock, 2026, 2, 5)
+    refund(eva, second, 20_000)  # February: nothing sold, 20 000 refunded
+    january, february, _ = (b.figures for b in months(db).buckets)
+    assert january.average_order_value == ratio(26_000, 2, 13_000)
+    assert january.customer_lifetime_value == ratio(26_000, 1, 26_000)
+    # Net sales of the month go negative; with no purchase there is no average.
+    assert february.average_order_value == ratio(-20_000, 0, None)
+    assert february.customer_lifetime_value == ratio(6_000, 1, 6_000)
