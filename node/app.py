@@ -26,6 +26,7 @@ from node.openapi import build_openapi
 from node.routes import (
     customer,
     expiring,
+    federation,
     kpis,
     operator,
     program,
@@ -36,6 +37,7 @@ from node.routes import (
 from node.routes.endpoint import Endpoint, error_response
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
+from node.services.federation import Federation
 from node.settings import Settings
 
 log = logging.getLogger("konsort.app")
@@ -49,6 +51,7 @@ def all_endpoints() -> list[Endpoint]:
         *program.ENDPOINTS,
         *rewards.ENDPOINTS,
         *kpis.ENDPOINTS,
+        *federation.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
     ]
@@ -87,13 +90,21 @@ def create_app(
     """Build a node. ``secrets`` default to the master key in the data directory."""
     db = database or Database(settings.resolved_database_url)
     clock = clock or SystemClock()
+    node_secrets = secrets or NodeSecrets.load(settings.keys_dir)
     node = NodeContext(
         settings=settings,
         db=db,
-        secrets=secrets or NodeSecrets.load(settings.keys_dir),
+        secrets=node_secrets,
         clock=clock,
         metrics=Metrics(),
         api_keys=ApiKeyCache(settings.api_key_cache_seconds, clock),
+        federation=Federation(
+            node_id=settings.node_id,
+            keys_dir=settings.keys_dir,
+            secrets=node_secrets,
+            message_ttl_seconds=settings.federation_message_ttl_seconds,
+            settings=settings,
+        ),
     )
     endpoints = all_endpoints()
 
@@ -125,6 +136,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.node = node
+    app.state.peer_rate_limit = federation.PeerRateLimit()
     app.state.openapi = build_openapi(
         endpoints, title=f"Konsort node API ({settings.node_id})", version=konsort_version()
     )

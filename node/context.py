@@ -9,6 +9,7 @@ from node.db import Database
 from node.metrics import Metrics
 from node.secrets import NodeSecrets
 from node.services.apikeys import ApiKeyCache
+from node.services.federation import Federation
 from node.settings import Settings
 
 
@@ -20,3 +21,4 @@ class NodeContext:
     clock: Clock
     metrics: Metrics
     api_keys: ApiKeyCache
+    federation: Federation

@@ -9,6 +9,8 @@ program            ``program_jobs_interval_seconds``   reviews due tiers, pays b
                                                        expire soon (``points.expiring``)
 webhooks           ``webhook_interval_seconds``        fans events out and sends the
                                                        deliveries that are due
+federation         ``federation_interval_seconds``     delivers queued protocol messages
+                                                       to peers, applies their answers
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -31,7 +33,9 @@ from starlette.concurrency import run_in_threadpool
 from node.context import NodeContext
 from node.services.bonuses import award_birthday_bonuses
 from node.services.expiry_warnings import warn_expiring_points
+from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
+from node.services.outbox import deliver_outbox
 from node.services.tiers import review_tiers
 from node.services.webhook_delivery import deliver_webhooks
 
@@ -98,6 +102,27 @@ def webhook_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitable[
     return send_webhooks
 
 
+#: Messages sent per federation round; a full round is followed by another at once.
+FEDERATION_BATCH = 200
+
+
+def federation_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitable[None]]:
+    async def deliver_messages(node: NodeContext) -> None:
+        while True:
+            report = await deliver_outbox(
+                node.db,
+                node.federation,
+                client=client,
+                now=node.clock.now(),
+                answer_handlers=ANSWER_HANDLERS,
+                limit=FEDERATION_BATCH,
+            )
+            if report.attempted < FEDERATION_BATCH:
+                return
+
+    return deliver_messages
+
+
 def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
@@ -105,6 +130,7 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
         Job("expiry", settings.expiry_interval_seconds, expire_points),
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
+        Job("federation", settings.federation_interval_seconds, federation_job(http)),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 

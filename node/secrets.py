@@ -49,6 +49,7 @@ class NodeSecrets:
     lookup_key: bytes = field(repr=False, init=False)
     token_key: bytes = field(repr=False, init=False)
     request_key: bytes = field(repr=False, init=False)
+    pseudonym_key: bytes = field(repr=False, init=False)
 
     def __post_init__(self) -> None:
         if len(self.master_key) != 32:
@@ -57,6 +58,7 @@ class NodeSecrets:
         object.__setattr__(self, "lookup_key", _derive(self.master_key, "email-lookup"))
         object.__setattr__(self, "token_key", _derive(self.master_key, "customer-tokens"))
         object.__setattr__(self, "request_key", _derive(self.master_key, "request-digests"))
+        object.__setattr__(self, "pseudonym_key", _derive(self.master_key, "pairwise-pseudonyms"))
 
     @classmethod
     def generate(cls) -> NodeSecrets:

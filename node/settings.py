@@ -64,6 +64,19 @@ class Settings(BaseModel):
         description="How often the node reviews tiers, pays birthday bonuses and announces "
         "expiring points; 0 turns those jobs off.",
     )
+    federation_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How often the node delivers queued protocol messages to peers; 0 turns "
+        "delivery off.",
+    )
+    federation_message_ttl_seconds: int = Field(
+        86_400,
+        ge=60,
+        le=604_800,
+        description="Lifetime of the protocol requests this node signs: a peer that first "
+        "sees one later rejects it as expired.",
+    )
     webhook_interval_seconds: int = Field(
         5, ge=0, description="How often the node sends due webhook deliveries; 0 turns it off."
     )

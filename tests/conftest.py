@@ -161,4 +161,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         expiry_interval_seconds=0,
         program_jobs_interval_seconds=0,
         webhook_interval_seconds=0,
+        federation_interval_seconds=0,
     )

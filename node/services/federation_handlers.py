@@ -1,0 +1,21 @@
+"""Which service handles each protocol message type, in the inbox and on an answer."""
+
+from __future__ import annotations
+
+from node.services import links, transfers
+from node.services.inbox import Handler
+from node.services.outbox import AnswerHandler
+
+#: Requests this node acts on; any other request type is answered not_supported.
+INBOX_HANDLERS: dict[str, Handler] = {
+    "link.request": links.handle_link_request,
+    "link.revoke": links.handle_link_revoke,
+    "transfer.request": transfers.handle_transfer_request,
+}
+
+#: What to do when the answer to one of our requests arrives, by request type.
+ANSWER_HANDLERS: dict[str, AnswerHandler] = {
+    "link.request": links.on_link_answer,
+    "link.revoke": links.on_link_answer,
+    "transfer.request": transfers.on_transfer_answer,
+}

@@ -1,0 +1,310 @@
+"""Point transfers between nodes: escrow, one final outcome, clearing.
+
+Sender (node A), ``start_transfer_unit``, in one transaction: convert the
+points by the manifest's point values (protocol.value: integer, the sender
+pays rounding up, what it keeps is ``sender_kept_minor``), debit the member's
+``sender_points`` into ``escrow:<B>``, queue ``transfer.request`` in the
+outbox and record the operation as ``pending``. The points are visible in
+escrow until B answers:
+
+- accepted: escrow moves to ``federation:out`` (the points left this node's
+  program) and a clearing entry says A owes B ``value_minor``;
+- rejected: escrow goes back to the member as a new lot.
+
+Receiver (node B), ``handle_transfer_request``, in the inbox's transaction:
+find the member by B's own pseudonym, check the manifest version and
+recompute the four numbers; credit ``receiver_points`` from
+``federation:in`` and write the clearing entry (B is owed ``value_minor``).
+A first delivery after ``exp`` is rejected by the inbox before this runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from node.clock import isoformat
+from node.db import Database
+from node.errors import Conflict, ValidationFailed
+from node.ids import new_id
+from node.services import ledger, outbox
+from node.services.customers import require_active_txn
+from node.services.federation import Federation
+from node.services.idempotency import Answer as ApiAnswer
+from node.services.idempotency import Unit, idempotent_unit
+from node.services.inbox import InboxContext
+from node.services.program import program_at_txn
+from node.store import federation as store
+from protocol import (
+    Answer,
+    ConversionError,
+    Message,
+    Request,
+    TransferRequest,
+    accept,
+    conversion_for,
+    convert_points,
+    reject,
+)
+
+TRANSFER = "transfer"
+FEDERATION_OUT = "federation:out"
+FEDERATION_IN = "federation:in"
+
+
+def escrow_account(peer: str) -> str:
+    return f"escrow:{peer}"
+
+
+def operation_json(op: store.OperationRow) -> dict[str, Any]:
+    return {
+        "id": op.public_id,
+        "kind": op.kind,
+        "direction": op.direction,
+        "partner": op.peer,
+        "points": op.points,
+        "partner_points": op.peer_points,
+        "value_minor": op.value_minor,
+        "status": op.status,
+        "reason": op.reason,
+        "created_at": isoformat(op.created_at),
+        "updated_at": isoformat(op.updated_at),
+    }
+
+
+def start_transfer_unit(
+    fed: Federation,
+    *,
+    customer_id: str,
+    partner: str,
+    points: int,
+    idempotency_key: str,
+    now: datetime,
+    actor: str | None = None,
+) -> Unit:
+    """Move up to ``points`` of the member's points to their account at ``partner``."""
+
+    def work(session: Session) -> ApiAnswer:
+        require_active_txn(session=session, customer_id=customer_id)
+        manifest = fed.require_manifest_txn(session=session)
+        if partner == fed.node_id:
+            raise ValidationFailed("points move to another node, not this one", field="partner")
+        peer = fed.member(manifest, partner)
+        me = fed.member(manifest, fed.node_id)
+        if peer.kind != "business" or peer.status != "active":
+            raise Conflict(
+                f"{partner} does not take transfers", field="partner", code="partner_unavailable"
+            )
+        link = store.link_for_customer(session=session, customer_id=customer_id, partner=partner)
+        if link is None or link.status != "active":
+            raise Conflict(f"no active link with {partner}", field="partner", code="not_linked")
+        try:
+            conversion = convert_points(
+                points, from_value=me.point_value, to_value=peer.point_value
+            )
+        except ConversionError:
+            raise ValidationFailed(
+                f"{points} points buy no whole point at {partner}", field="points"
+            ) from None
+        body = TransferRequest(
+            subject=link.partner_subject,
+            sender_points=conversion.sender_points,
+            receiver_points=conversion.receiver_points,
+            value_minor=conversion.value_minor,
+            sender_kept_minor=conversion.sender_kept_minor,
+            manifest_version=manifest.version,
+        )
+        posted = ledger.debit_points_txn(
+            session=session,
+            customer_id=customer_id,
+            points=conversion.sender_points,
+            kind="transfer-out",
+            target_account=escrow_account(partner),
+            idempotency_key=f"api:{idempotency_key}",
+            reference=partner,
+            now=now,
+            actor=actor,
+        )
+        sent = outbox.enqueue_txn(session=session, fed=fed, body=body, audience=partner, now=now)
+        public_id = new_id("xfr")
+        store.insert_operation(
+            session=session,
+            public_id=public_id,
+            kind=TRANSFER,
+            direction="out",
+            peer=partner,
+            ref=f"{fed.node_id}:{sent.message_id}",
+            customer_id=customer_id,
+            points=-conversion.sender_points,
+            peer_points=conversion.receiver_points,
+            value_minor=conversion.value_minor,
+            kept_minor=conversion.sender_kept_minor,
+            status="pending",
+            reason=None,
+            request_iat=sent.issued_at,
+            detail=None,
+            now=now,
+        )
+        return ApiAnswer(
+            202,
+            {
+                "transfer": {
+                    "id": public_id,
+                    "partner": partner,
+                    "points": -conversion.sender_points,
+                    "partner_points": conversion.receiver_points,
+                    "status": "pending",
+                },
+                "balance": posted.balance,
+            },
+        )
+
+    return idempotent_unit(
+        key=idempotency_key,
+        operation="transfer",
+        request={"customer_id": customer_id, "partner": partner, "points": points},
+        now=now,
+        work=work,
+    )
+
+
+def on_transfer_answer(
+    session: Session,
+    fed: Federation,
+    message_id: str,
+    request: Request,
+    answer: Answer,
+    now: datetime,
+) -> None:
+    """At the sender: release escrow to the partner, or give the points back."""
+    assert isinstance(request, TransferRequest)
+    ref = f"{fed.node_id}:{message_id}"
+    op = store.operation_by_ref(session=session, ref=ref)
+    if op is None:
+        return
+    status = "accepted" if answer.outcome == "accepted" else "rejected"
+    if not store.finish_operation(
+        session=session, ref=ref, status=status, reason=answer.reason, detail=None, now=now
+    ):
+        return
+    escrow = ledger.system_account_txn(session=session, code=escrow_account(op.peer), now=now)
+    if status == "accepted":
+        out = ledger.system_account_txn(session=session, code=FEDERATION_OUT, now=now)
+        ledger.post_transaction_txn(
+            session=session,
+            kind="transfer-settle",
+            customer_id=None,
+            points=0,
+            postings=[
+                ledger.Posting(escrow, -request.sender_points),
+                ledger.Posting(out, request.sender_points),
+            ],
+            idempotency_key=None,
+            reference=ref,
+            now=now,
+            actor="system",
+        )
+        store.insert_clearing(
+            session=session,
+            peer=op.peer,
+            ref=ref,
+            kind=TRANSFER,
+            creditor=op.peer,
+            value_minor=request.value_minor,
+            request_iat=op.request_iat,
+            now=now,
+        )
+        return
+    ledger.credit_points_txn(
+        session=session,
+        customer_id=op.customer_id,
+        points=request.sender_points,
+        kind="transfer-refund",
+        source_account=escrow_account(op.peer),
+        idempotency_key=None,
+        reference=ref,
+        now=now,
+        expiry_days=program_expiry_days(session, fed, now),
+        actor="system",
+    )
+
+
+def program_expiry_days(session: Session, fed: Federation, now: datetime) -> int:
+    settings = fed.settings
+    assert settings is not None
+    return program_at_txn(session=session, settings=settings, moment=now).program.expiry.days
+
+
+def handle_transfer_request(session: Session, ctx: InboxContext, message: Message) -> Answer:
+    """At the receiver: credit the member the converted points, once."""
+    body = message.body
+    assert isinstance(body, TransferRequest)
+    fed, manifest = ctx.federation, ctx.manifest
+    link = store.link_by_subject(session=session, partner=message.issuer, our_subject=body.subject)
+    if link is None or link.status != "active":
+        return reject(message, "unknown_subject")
+    if body.manifest_version != manifest.version:
+        return reject(message, "manifest_mismatch")
+    sender, me = manifest.member(message.issuer), manifest.member(fed.node_id)
+    assert sender is not None and me is not None
+    expected = conversion_for(
+        body.receiver_points, from_value=sender.point_value, to_value=me.point_value
+    )
+    if (
+        expected.sender_points,
+        expected.value_minor,
+        expected.sender_kept_minor,
+    ) != (body.sender_points, body.value_minor, body.sender_kept_minor):
+        return reject(message, "conversion_mismatch")
+    ref = f"{message.issuer}:{message.message_id}"
+    ledger.credit_points_txn(
+        session=session,
+        customer_id=link.customer_id,
+        points=body.receiver_points,
+        kind="transfer-in",
+        source_account=FEDERATION_IN,
+        idempotency_key=None,
+        reference=message.issuer,
+        now=ctx.now,
+        expiry_days=program_expiry_days(session, fed, ctx.now),
+        actor="system",
+    )
+    store.insert_operation(
+        session=session,
+        public_id=new_id("xfr"),
+        kind=TRANSFER,
+        direction="in",
+        peer=message.issuer,
+        ref=ref,
+        customer_id=link.customer_id,
+        points=body.receiver_points,
+        peer_points=body.sender_points,
+        value_minor=body.value_minor,
+        kept_minor=body.sender_kept_minor,
+        status="accepted",
+        reason=None,
+        request_iat=message.issued_at,
+        detail=None,
+        now=ctx.now,
+    )
+    store.insert_clearing(
+        session=session,
+        peer=message.issuer,
+        ref=ref,
+        kind=TRANSFER,
+        creditor=fed.node_id,
+        value_minor=body.value_minor,
+        request_iat=message.issued_at,
+        now=ctx.now,
+    )
+    return accept(message)
+
+
+def customer_operations(
+    db: Database, *, customer_id: str, limit: int = 50
+) -> list[store.OperationRow]:
+    with db.read() as session:
+        require_active_txn(session=session, customer_id=customer_id)
+        return store.customer_operations(session=session, customer_id=customer_id, limit=limit)

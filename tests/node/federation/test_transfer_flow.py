@@ -1,0 +1,62 @@
+"""Linking and point transfers between in-process nodes."""
+
+from __future__ import annotations
+
+import uuid
+
+from node.services.verification import verify_ledger
+from tests.node.federation.conftest import Consortium
+
+
+def test_a_member_links_and_moves_points_from_cafe_to_bookshop(consortium: Consortium) -> None:
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 100_000)  # 1,000 café points
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    links = cafe.client.get("/api/v1/me/links", headers=cafe.token(ann_cafe)).json()["items"]
+    assert [(link["partner"], link["status"]) for link in links] == [("bookshop", "active")]
+    moved = cafe.client.post(
+        "/api/v1/me/transfers",
+        json={"partner": "bookshop", "points": 500},
+        headers={**cafe.token(ann_cafe), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert moved.status_code == 202, moved.text
+    # 500 café points at 0.50 DKK = 250 DKK buy 208 bookshop points at 1.20 DKK (249.60 DKK);
+    # the café debits the 500 and keeps 0.40 DKK.
+    assert moved.json()["transfer"]["points"] == -500
+    assert moved.json()["transfer"]["partner_points"] == 208
+    assert cafe.balance(ann_cafe) == 500  # the rest sits in escrow until the bookshop answers
+    consortium.settle()
+    assert bookshop.balance(ann_books) == 208
+    mine = cafe.client.get("/api/v1/me/transfers", headers=cafe.token(ann_cafe)).json()["items"]
+    assert [(op["status"], op["points"]) for op in mine] == [("accepted", -500)]
+    theirs = bookshop.client.get("/api/v1/me/transfers", headers=bookshop.token(ann_books))
+    assert [(op["direction"], op["points"]) for op in theirs.json()["items"]] == [("in", 208)]
+    for node in (cafe, bookshop):
+        assert verify_ledger(node.db).ok
+    assert verify_ledger(cafe.db).totals.get("escrow:bookshop", 0) == 0
+
+
+def test_a_transfer_waits_in_escrow_while_the_partner_is_down(consortium: Consortium) -> None:
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 100_000)
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    consortium.router.down.add("bookshop.test")
+    cafe.client.post(
+        "/api/v1/me/transfers",
+        json={"partner": "bookshop", "points": 300},
+        headers={**cafe.token(ann_cafe), "Idempotency-Key": "t-1"},
+    )
+    report = consortium.deliver("cafe")
+    assert (report.attempted, report.answered, report.retrying) == (1, 0, 1)
+    status = cafe.client.get("/api/v1/federation/status", headers=cafe.operator()).json()
+    assert status["peers"][0]["partner"] == "bookshop" and status["peers"][0]["retrying"] == 1
+    assert verify_ledger(cafe.db).totals["escrow:bookshop"] == 300
+    consortium.router.down.clear()
+    from datetime import timedelta
+
+    consortium.clock.advance(timedelta(minutes=10))
+    consortium.settle()
+    assert bookshop.balance(ann_books) == 125  # 300 × 0.50 = 150 DKK buys 125 at 1.20
+    assert verify_ledger(cafe.db).totals["escrow:bookshop"] == 0
