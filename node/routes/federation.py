@@ -146,6 +146,18 @@ class OperationOut(BaseModel):
     updated_at: str
 
 
+class TransferStartedOut(BaseModel):
+    class Started(BaseModel):
+        id: str
+        partner: str
+        points: int = Field(description="Points taken from me into escrow (negative).")
+        partner_points: int = Field(description="Points the partner will credit me.")
+        status: str
+
+    transfer: Started
+    balance: int
+
+
 class OperationsOut(BaseModel):
     items: list[OperationOut]
 
@@ -351,7 +363,7 @@ ENDPOINTS = [
         "customer",
         "customer",
         body=TransferIn,
-        response=OperationOut,
+        response=TransferStartedOut,
         status=202,
         idempotent=True,
         errors=(404, 409, 422, 503),
