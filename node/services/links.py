@@ -31,7 +31,7 @@ from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit
 from node.services.inbox import InboxContext
 from node.store import federation as store
-from protocol import Answer, LinkRequest, LinkRevoke, Message, Request, accept, reject
+from protocol import Answer, LinkRequest, LinkRevoke, Message, accept, reject
 
 LINK_CODE_TTL = timedelta(minutes=15)
 ACTIVE, PENDING, REVOKED, REFUSED = "active", "pending", "revoked", "refused"
@@ -203,14 +203,10 @@ def handle_link_revoke(session: Session, ctx: InboxContext, message: Message) ->
 
 
 def on_link_answer(
-    session: Session,
-    fed: Federation,
-    message_id: str,
-    request: Request,
-    answer: Answer,
-    now: datetime,
+    session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
 ) -> None:
     """At the requester: the link is active, or refused."""
+    message_id, request, answer = received.message_id, received.request, received.answer
     if not isinstance(request, LinkRequest):
         return  # a link.revoke's answer: nothing more to do
     found = _link_by_our_subject(session, request.requester_subject)

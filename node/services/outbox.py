@@ -59,8 +59,21 @@ BASE_DELAY = 1.0
 MAX_DELAY = 300.0
 LEASE = timedelta(seconds=60)
 
-#: (session, federation, request id, request, answer, now): applies an answer.
-AnswerHandler = Callable[[Session, Federation, str, Request, Answer, datetime], None]
+
+@dataclass(frozen=True)
+class ReceivedAnswer:
+    """An answer to one of our requests, verified and matched to it."""
+
+    #: Our request's message id (its ref is ``<our node id>:<message_id>``).
+    message_id: str
+    request: Request
+    answer: Answer
+    #: The signed answer token as received (a receipt the member may download).
+    token: str
+
+
+#: Applies an answer in the transaction that marks the request answered.
+AnswerHandler = Callable[[Session, Federation, ReceivedAnswer, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -171,7 +184,8 @@ async def deliver_outbox(
             ):
                 error, answer = "answer does not match the request", None
         if answer is not None and isinstance(answer.body, Answer):
-            await db.write_async(_apply_unit(fed, row, request, answer.body, now, answer_handlers))
+            received = ReceivedAnswer(row.message_id, request, answer.body, response.text)
+            await db.write_async(_apply_unit(fed, row, received, now, answer_handlers))
             answered += 1
             continue
         assert error is not None
@@ -185,8 +199,7 @@ async def deliver_outbox(
 def _apply_unit(
     fed: Federation,
     row: store.OutboxRow,
-    request: Request,
-    answer: Answer,
+    received: ReceivedAnswer,
     now: datetime,
     handlers: dict[str, AnswerHandler],
 ) -> Callable[[Session], None]:
@@ -194,14 +207,14 @@ def _apply_unit(
         if not store.mark_answered(
             session=session,
             message_id=row.message_id,
-            outcome=answer.outcome,
-            reason=answer.reason,
+            outcome=received.answer.outcome,
+            reason=received.answer.reason,
             now=now,
         ):
             return  # answered meanwhile (another process): nothing more to apply
         handler = handlers.get(row.message_type)
         if handler is not None:
-            handler(session, fed, row.message_id, request, answer, now)
+            handler(session, fed, received, now)
 
     return unit
 

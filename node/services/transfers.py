@@ -41,7 +41,6 @@ from protocol import (
     Answer,
     ConversionError,
     Message,
-    Request,
     TransferRequest,
     accept,
     conversion_for,
@@ -171,14 +170,10 @@ def start_transfer_unit(
 
 
 def on_transfer_answer(
-    session: Session,
-    fed: Federation,
-    message_id: str,
-    request: Request,
-    answer: Answer,
-    now: datetime,
+    session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
 ) -> None:
     """At the sender: release escrow to the partner, or give the points back."""
+    message_id, request, answer = received.message_id, received.request, received.answer
     assert isinstance(request, TransferRequest)
     ref = f"{fed.node_id}:{message_id}"
     op = store.operation_by_ref(session=session, ref=ref)
