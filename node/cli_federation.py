@@ -69,8 +69,8 @@ def _time(seconds: int) -> str:
 
 def _invalid(exc: ValidationError, what: str) -> ValidationFailed:
     error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or what
-    return ValidationFailed(f"{what}: {where}: {error['msg']}")
+    where = "".join(f".{part}" if i else f": {part}" for i, part in enumerate(error["loc"]))
+    return ValidationFailed(f"{what}{where}: {error['msg']}")
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -88,9 +88,11 @@ def _write_public(path: Path, text: str) -> None:
 
 
 def read_jwk(value: str) -> PublicJwk:
-    """A public JWK given as JSON, or as a file holding it (a `keys show` line will do)."""
+    """A public JWK given as JSON, or as a file holding it: its first line that starts
+    with ``{`` (so the output of `keys show`, `keys rotate` or `init` will do)."""
     text = value if value.lstrip().startswith("{") else _read_text(Path(value), "JWK file")
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = next((line for line in lines if line.startswith("{")), lines[0] if lines else "")
     try:
         return PublicJwk.model_validate_json(first.split("\t")[0])
     except ValidationError as exc:
