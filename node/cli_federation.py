@@ -171,6 +171,8 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     """Make a new signing key; it signs once a manifest lists it (steward add-key)."""
     from node.services import identity
 
+    if not identity.load_signing_keys(settings.keys_dir, node_id=settings.node_id):
+        raise ConfigurationError(f"no signing key in {settings.keys_dir}; run `konsort init`")
     key = identity.create_signing_key(settings.keys_dir, node_id=settings.node_id, now=CLOCK.now())
     print(f"wrote signing key {key.kid} (mode 0600); give this public key to the steward:")
     print(jwk_line(key))

@@ -302,6 +302,9 @@ def test_a_member_key_must_carry_its_node_id(consortium: Cli) -> None:
 
 
 def test_clear_errors_before_setup(cli: Cli) -> None:
+    code, _, err = cli.node("cafe", "keys", "rotate")
+    assert code == 2 and "run `konsort init`" in err
+    assert not Path(cli.path("cafe")).exists()
     code, _, err = cli("steward", "show", "--steward-dir", cli.path("nowhere"))
     assert code == 2 and err.startswith("konsort: no manifest in")
     code, _, err = cli(
