@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
 from node.clock import SystemClock
 from node.db import Database
@@ -61,7 +62,7 @@ def open_database(
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    """Create the data directory, the master key, a config file and the schema."""
+    """Create the data directory, the master key, a signing key, a config file and the schema."""
     from node.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -71,6 +72,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     else:
         NodeSecrets.generate().save(settings.keys_dir)
         print(f"wrote master key {key_path} (mode 0600; back it up, losing it loses all data)")
+    ensure_signing_key(settings)
     config = settings.data_dir / CONFIG_NAME
     if not config.exists():
         chosen = settings.model_dump(
@@ -246,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     add(ledger, "expire", cmd_ledger_expire)
     add_program_commands(commands, add)
+    add_federation_commands(commands, add)
     return parser
 
 
