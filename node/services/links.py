@@ -206,7 +206,7 @@ def on_link_answer(
     session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
 ) -> None:
     """At the requester: the link is active, or refused."""
-    message_id, request, answer = received.message_id, received.request, received.answer
+    request, answer = received.request, received.answer
     if not isinstance(request, LinkRequest):
         return  # a link.revoke's answer: nothing more to do
     found = _link_by_our_subject(session, request.requester_subject)
