@@ -1,13 +1,19 @@
-"""`make demo`: a café, a bookshop and a charity node on loopback, with SQLite.
+"""`make demo`: a linked consortium of a café, a bookshop and a charity on loopback.
 
-The first run creates ``./demo/<node>`` (keys, database, an operator API key)
-and seeds a few members through the real operator API; later runs reuse them.
-Ctrl-C stops all three nodes cleanly.
+The first run creates ``./demo/<node>`` (keys, database, an operator API key),
+a steward in ``./demo/steward`` that signs a manifest with the three members
+(café points worth 0.50 DKK, bookshop 1.20 DKK, charity 1.00 DKK), loads it on
+every node, seeds a few members through the real operator API and links Ada's
+café account with her bookshop account through the real link flow. Later runs
+reuse all of it (and re-sign the manifest if the ports changed). Ctrl-C stops
+all three nodes cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import signal
 import socket
@@ -22,7 +28,14 @@ from types import FrameType
 
 import httpx
 
+from node import cli
+
 NODES = (("cafe", "Café Aroma"), ("bookshop", "Bogladen"), ("charity", "Red Barnet Demo"))
+#: (kind, point value in øre) per node, as the steward signs them.
+MEMBERSHIP = {"cafe": ("business", 50), "bookshop": ("business", 120), "charity": ("charity", 100)}
+STEWARD = "steward"
+PORTS_FILE = "demo-ports.txt"
+LINKED_FILE = "demo-linked.txt"
 SEED_MEMBERS = (
     ("Ada Lovelace", "ada@example.org", 45_000),
     ("Søren Kierkegaard", "soren@example.org", 12_500),
@@ -46,14 +59,66 @@ class DemoNode:
         return f"http://127.0.0.1:{self.port}"
 
 
+def _run(*args: str) -> str:
+    """One `konsort` command, in this process (no interpreter start-up per command)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    if code != 0:
+        raise SystemExit(f"konsort {' '.join(args[:4])} failed: {err.getvalue().strip()}")
+    return out.getvalue()
+
+
 def _konsort(node: DemoNode, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "node.cli", "--data-dir", str(node.directory), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout
+    return _run("--data-dir", str(node.directory), *args)
+
+
+def federate(nodes: Sequence[DemoNode], root: Path) -> None:
+    """Steward, manifest and membership: signed once, again only if the ports changed."""
+    steward = root / STEWARD
+    ports = ",".join(str(node.port) for node in nodes)
+    marker = root / PORTS_FILE
+    if marker.exists() and marker.read_text().strip() == ports:
+        return
+    if not (steward / "steward.jwk").exists():
+        _run(
+            "steward",
+            "init",
+            "--steward-dir",
+            str(steward),
+            "--consortium",
+            "konsort-demo",
+            "--currency",
+            "DKK",
+            "--exponent",
+            "2",
+        )
+    for node in nodes:
+        jwk = _konsort(node, "keys", "show").splitlines()[0].split("\t")[0]
+        kind, value = MEMBERSHIP[node.node_id]
+        _run(
+            "steward",
+            "add-member",
+            "--steward-dir",
+            str(steward),
+            "--node-id",
+            node.node_id,
+            "--display-name",
+            node.name,
+            "--kind",
+            kind,
+            "--endpoint",
+            node.url,
+            "--point-value",
+            str(value),
+            "--jwk",
+            jwk,
+        )
+    for node in nodes:
+        if not (node.directory / "keys" / "steward.jwk").exists():
+            _konsort(node, "consortium", "pin-steward", str(steward / "steward.jwk"))
+        _konsort(node, "consortium", "load", str(steward / "manifest.jws"))
+    marker.write_text(ports + "\n")
 
 
 def prepare(node: DemoNode) -> None:
@@ -131,6 +196,56 @@ def seed(node: DemoNode) -> None:
     marker.write_text("seeded\n")
 
 
+def link_ada(cafe: DemoNode, bookshop: DemoNode) -> tuple[str, str]:
+    """Ada's customer ids at the café and the bookshop, linked (once) by the real flow."""
+
+    def ada(node: DemoNode) -> str:
+        found = httpx.post(
+            f"{node.url}/api/v1/customers/lookup",
+            json={"email": SEED_MEMBERS[0][1]},
+            headers={"Authorization": f"Bearer {node.api_key}"},
+            timeout=10,
+        )
+        found.raise_for_status()
+        return str(found.json()["customer_id"])
+
+    def token(node: DemoNode, customer: str) -> dict[str, str]:
+        minted = httpx.post(
+            f"{node.url}/api/v1/customers/{customer}/tokens",
+            headers={"Authorization": f"Bearer {node.api_key}"},
+            timeout=10,
+        )
+        minted.raise_for_status()
+        return {"Authorization": f"Bearer {minted.json()['token']}"}
+
+    at_cafe, at_bookshop = ada(cafe), ada(bookshop)
+    marker = cafe.directory / LINKED_FILE
+    if marker.exists():
+        return at_cafe, at_bookshop
+    code = httpx.post(
+        f"{bookshop.url}/api/v1/me/link-codes",
+        json={"partner": "cafe"},
+        headers=token(bookshop, at_bookshop),
+        timeout=10,
+    )
+    code.raise_for_status()
+    mine = token(cafe, at_cafe)
+    httpx.post(
+        f"{cafe.url}/api/v1/me/links",
+        json={"partner": "bookshop", **{k: code.json()[k] for k in ("link_code", "subject")}},
+        headers={**mine, "Idempotency-Key": f"demo-link-{uuid.uuid4().hex}"},
+        timeout=10,
+    ).raise_for_status()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        links = httpx.get(f"{cafe.url}/api/v1/me/links", headers=mine, timeout=10).json()
+        if [link["status"] for link in links["items"]] == ["active"]:
+            marker.write_text("linked\n")
+            return at_cafe, at_bookshop
+        time.sleep(0.2)
+    raise SystemExit("the café and the bookshop did not link Ada's accounts; see node.log")
+
+
 def stop(nodes: Sequence[DemoNode]) -> None:
     for node in nodes:
         if node.process is not None and node.process.poll() is None:
@@ -167,16 +282,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         for node in nodes:
             print(f"  preparing {node.node_id} ...", flush=True)
             prepare(node)
+        print("  signing the consortium manifest ...", flush=True)
+        federate(nodes, root)
         for node in nodes:
             start(node)
         for node in nodes:
             wait_ready(node)
             seed(node)
+        cafe, bookshop = nodes[0], nodes[1]
+        print("  linking Ada's café and bookshop accounts ...", flush=True)
+        at_cafe, at_bookshop = link_ada(cafe, bookshop)
         print("\nThree nodes are running:\n", flush=True)
         print(f"  {'node':10} {'url':24} operator API key")
         for node in nodes:
             print(f"  {node.node_id:10} {node.url:24} {node.api_key}")
-        cafe = nodes[0]
+        print(
+            f"\nReady customer: Ada Lovelace ({SEED_MEMBERS[0][1]}), linked at café and bookshop"
+            f"\n  café id      {at_cafe}\n  bookshop id  {at_bookshop}"
+            "\n  Mint her a token at the café (POST /api/v1/customers/<id>/tokens) and move"
+            '\n  points: POST /api/v1/me/transfers {"partner": "bookshop", "points": 500}',
+            flush=True,
+        )
         print(
             "\nTry:\n"
             f"  curl -s {cafe.url}/api/v1/customers/lookup -H 'Authorization: Bearer "

@@ -64,6 +64,32 @@ def test_demo_starts_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> Non
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert balance.json()["points"] == 450
+        # Ada is the ready customer: linked at the café and the bookshop, so her
+        # café points move to the bookshop.
+        (_, cafe_url, cafe_key), (_, books_url, books_key) = rows[0], rows[1]
+        ada = re.search(r"café id\s+(cus_\w+)", output)
+        ada_books = re.search(r"bookshop id\s+(cus_\w+)", output)
+        assert ada is not None and ada_books is not None, output
+        minted = httpx.post(
+            f"{cafe_url}/api/v1/customers/{ada.group(1)}/tokens",
+            headers={"Authorization": f"Bearer {cafe_key}"},
+        )
+        token = {"Authorization": f"Bearer {minted.json()['token']}"}
+        links = httpx.get(f"{cafe_url}/api/v1/me/links", headers=token).json()["items"]
+        assert [(link["partner"], link["status"]) for link in links] == [("bookshop", "active")]
+        moved = httpx.post(
+            f"{cafe_url}/api/v1/me/transfers",
+            json={"partner": "bookshop", "points": 200},
+            headers={**token, "Idempotency-Key": "demo-test-move"},
+        )
+        assert moved.status_code == 202, moved.text
+        books_balance = f"{books_url}/api/v1/customers/{ada_books.group(1)}/balance"
+        books_auth = {"Authorization": f"Bearer {books_key}"}
+        deadline = time.monotonic() + 20
+        while httpx.get(books_balance, headers=books_auth).json()["points"] == 450:
+            assert time.monotonic() < deadline, "the transfer did not arrive"
+            time.sleep(0.1)
+        assert httpx.get(books_balance, headers=books_auth).json()["points"] == 450 + 83
         process.send_signal(signal.SIGINT)
         remaining, _ = process.communicate(timeout=30)
         assert process.returncode == 0
