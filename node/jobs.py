@@ -113,7 +113,7 @@ def federation_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitab
                 node.db,
                 node.federation,
                 client=client,
-                now=node.clock.now(),
+                clock=node.clock,
                 answer_handlers=ANSWER_HANDLERS,
                 limit=FEDERATION_BATCH,
             )

@@ -236,18 +236,34 @@ async def my_link_revoke(call: Call) -> Response:
 
 
 async def my_transfer(call: Call) -> Response:
-    node = call.node
     assert call.principal is not None
+    return await _transfer(call, call.principal)
+
+
+async def customer_transfer(call: Call) -> Response:
+    return await _transfer(call, call.path("id"))
+
+
+async def customer_transfers(call: Call) -> Response:
+    found = await call.run(transfers.customer_operations, call.node.db, customer_id=call.path("id"))
+    return json_response({"items": [transfers.operation_json(op) for op in found]})
+
+
+async def _transfer(call: Call, customer_id: str) -> Response:
+    node = call.node
     unit = transfers.start_transfer_unit(
         node.federation,
-        customer_id=call.principal,
+        customer_id=customer_id,
         partner=call.body.partner,
         points=call.body.points,
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
         actor=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    answer = await run_idempotent_async(node.db, unit)
+    if not answer.replayed:
+        node.metrics.ledger_transactions.labels("transfer-out").inc()
+    return _answer(answer)
 
 
 async def my_transfers(call: Call) -> Response:
@@ -291,6 +307,29 @@ async def federation_status(call: Call) -> Response:
 
 
 ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/customers/{id}/transfers",
+        customer_transfer,
+        "Move a customer's points to their linked account at a partner",
+        "operator",
+        "federation",
+        body=TransferIn,
+        response=TransferStartedOut,
+        status=202,
+        idempotent=True,
+        errors=(404, 409, 422, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/customers/{id}/transfers",
+        customer_transfers,
+        "A customer's transfers to and from partners, newest first",
+        "operator",
+        "federation",
+        response=OperationsOut,
+        errors=(404,),
+    ),
     Endpoint(
         "POST",
         "/federation/v1/messages",

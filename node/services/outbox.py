@@ -25,6 +25,7 @@ The outbox is persistent and per destination, with its backoff stored:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random as _random
@@ -35,6 +36,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlmodel import Session
 
+from node.clock import Clock
 from node.db import Database
 from node.services.federation import Federation, from_unix, unix
 from node.services.inbox import new_message_id
@@ -42,7 +44,7 @@ from node.store import federation as store
 from protocol import (
     MESSAGE_TYPES,
     Answer,
-    Message,
+    Manifest,
     Request,
     VerificationError,
     answer_matches,
@@ -136,13 +138,17 @@ async def deliver_outbox(
     fed: Federation,
     *,
     client: httpx.AsyncClient,
-    now: datetime,
+    clock: Clock,
     answer_handlers: dict[str, AnswerHandler],
     limit: int = 100,
+    concurrency: int = 32,
     random: Callable[[], float] = _random.random,
 ) -> DeliveryReport:
-    """Send up to ``limit`` due messages once each and apply their answers."""
+    """Send up to ``limit`` due messages once each (``concurrency`` at a time) and
+    apply their answers."""
     from starlette.concurrency import run_in_threadpool
+
+    now = clock.now()
 
     def claim(session: Session) -> list[store.OutboxRow]:
         store.mark_unresolved(session=session, node_id=fed.node_id, now=now)
@@ -152,48 +158,61 @@ async def deliver_outbox(
     if not rows:
         return DeliveryReport(0, 0, 0)
     manifest = await run_in_threadpool(fed.manifest, db)
-    answered = retrying = 0
-    for row in rows:
-        error = None
-        answer: Message | None = None
-        member = manifest.member(row.destination)
-        if member is None:
-            error = "destination not in the manifest"
-        else:
-            try:
-                response = await client.post(
-                    member.endpoint.rstrip("/") + INBOX_PATH,
-                    content=row.token.encode(),
-                    headers={"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
-                )
-                if response.status_code != 200:
-                    error = f"HTTP {response.status_code} {_error_code(response)}"
-                else:
-                    answer = verify_message(
-                        response.content, manifest=manifest, receiver=fed.node_id, now=unix(now)
-                    )
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-            except VerificationError as exc:
-                error = f"answer refused: {exc.code}"
-        request = request_of(row.token)
-        if answer is not None:
-            body = answer.body
-            if not isinstance(body, Answer) or not answer_matches(
-                body, request_id=row.message_id, request=request
-            ):
-                error, answer = "answer does not match the request", None
-        if answer is not None and isinstance(answer.body, Answer):
-            received = ReceivedAnswer(row.message_id, request, answer.body, response.text)
-            await db.write_async(_apply_unit(fed, row, received, now, answer_handlers))
-            answered += 1
-            continue
-        assert error is not None
+    gate = asyncio.Semaphore(concurrency)
+
+    async def deliver(row: store.OutboxRow) -> bool:
+        """Send one message; True when its answer was applied."""
+        async with gate:
+            error, received = await _exchange(client, manifest, fed, row, now)
+        done = clock.now()  # when the answer (or the failure) came, not when claimed
+        if received is not None:
+            await db.write_async(_apply_unit(fed, row, received, done, answer_handlers))
+            return True
         await db.write_async(
-            _retry_unit(row.message_id, now + backoff(row.attempts, random=random), error)
+            _retry_unit(row.message_id, done + backoff(row.attempts, random=random), error)
         )
-        retrying += 1
+        return False
+
+    outcomes = await asyncio.gather(*(deliver(row) for row in rows))
+    answered = sum(outcomes)
+    retrying = len(rows) - answered
     return DeliveryReport(len(rows), answered, retrying)
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    manifest: Manifest,
+    fed: Federation,
+    row: store.OutboxRow,
+    now: datetime,
+) -> tuple[str, ReceivedAnswer | None]:
+    """POST the token; the verified, matching answer, or why there is none."""
+    member = manifest.member(row.destination)
+    if member is None:
+        return "destination not in the manifest", None
+    try:
+        response = await client.post(
+            member.endpoint.rstrip("/") + INBOX_PATH,
+            content=row.token.encode(),
+            headers={"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE},
+        )
+    except httpx.HTTPError as exc:
+        return type(exc).__name__, None
+    if response.status_code != 200:
+        return f"HTTP {response.status_code} {_error_code(response)}", None
+    try:
+        answer = verify_message(
+            response.content, manifest=manifest, receiver=fed.node_id, now=unix(now)
+        )
+    except VerificationError as exc:
+        return f"answer refused: {exc.code}", None
+    request = request_of(row.token)
+    body = answer.body
+    if not isinstance(body, Answer) or not answer_matches(
+        body, request_id=row.message_id, request=request
+    ):
+        return "answer does not match the request", None
+    return "", ReceivedAnswer(row.message_id, request, body, response.text)
 
 
 def _apply_unit(

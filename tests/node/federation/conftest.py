@@ -115,7 +115,7 @@ class Consortium:
                     node.db,
                     node.federation,
                     client=client,
-                    now=self.clock.now(),
+                    clock=self.clock,
                     answer_handlers=ANSWER_HANDLERS,
                 )
 
