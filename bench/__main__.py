@@ -18,13 +18,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, node_bench, protocol_bench
+from bench import ceiling, federation_bench, node_bench, protocol_bench
 from bench.harness import DEFAULT_POSTGRES_URL, Bench, Options, Suite
 from bench.machine import describe, summary
 from bench.processes import REPO_ROOT
 from bench.report import Table, write_json
 
-SUITES: tuple[Suite, ...] = (ceiling.run, node_bench.run)
+SUITES: tuple[Suite, ...] = (ceiling.run, node_bench.run, federation_bench.run)
 DEFAULT_JSON = REPO_ROOT / "bench" / "results" / "latest.json"
 DATABASES = {"sqlite": ("sqlite",), "postgresql": ("postgresql",), "both": ("sqlite", "postgresql")}
 

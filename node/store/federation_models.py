@@ -104,6 +104,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_destination", "destination", "status"),
+        Index("ix_outbox_expiry", "status", "expires_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))

@@ -111,6 +111,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_destination", ["destination", "status"], unique=False)
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_expiry", ["status", "expires_at"], unique=False)
 
     op.create_table(
         "link_code",
@@ -150,6 +151,7 @@ def downgrade() -> None:
     op.drop_table("partner_link")
     op.drop_table("link_code")
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_expiry")
         batch_op.drop_index("ix_outbox_due")
         batch_op.drop_index("ix_outbox_destination")
 

@@ -60,3 +60,33 @@ def test_a_transfer_waits_in_escrow_while_the_partner_is_down(consortium: Consor
     consortium.settle()
     assert bookshop.balance(ann_books) == 125  # 300 × 0.50 = 150 DKK buys 125 at 1.20
     assert verify_ledger(cafe.db).totals["escrow:bookshop"] == 0
+
+
+def test_a_transfer_past_its_lifetime_is_in_doubt_then_rejected_expired(
+    consortium: Consortium,
+) -> None:
+    from datetime import timedelta
+
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 100_000)
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    consortium.router.down.add("bookshop.test")
+    cafe.client.post(
+        "/api/v1/me/transfers",
+        json={"partner": "bookshop", "points": 300},
+        headers={**cafe.token(ann_cafe), "Idempotency-Key": "t-late"},
+    )
+    consortium.deliver("cafe")
+    consortium.clock.advance(timedelta(days=1, minutes=1))  # past the request's exp
+    consortium.deliver("cafe")
+    mine = cafe.client.get("/api/v1/me/transfers", headers=cafe.token(ann_cafe)).json()["items"]
+    assert [op["status"] for op in mine] == ["expired_unresolved"]  # in doubt, still in escrow
+    assert cafe.balance(ann_cafe) == 700
+    consortium.router.down.clear()
+    consortium.clock.advance(timedelta(minutes=10))  # the next retry is due
+    consortium.settle()
+    mine = cafe.client.get("/api/v1/me/transfers", headers=cafe.token(ann_cafe)).json()["items"]
+    assert [(op["status"], op["reason"]) for op in mine] == [("rejected", "expired")]
+    assert cafe.balance(ann_cafe) == 1000 and bookshop.balance(ann_books) == 0
+    assert verify_ledger(cafe.db).totals["escrow:bookshop"] == 0
