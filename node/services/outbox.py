@@ -166,8 +166,12 @@ async def deliver_outbox(
             error, received = await _exchange(client, manifest, fed, row, now)
         done = clock.now()  # when the answer (or the failure) came, not when claimed
         if received is not None:
-            await db.write_async(_apply_unit(fed, row, received, done, answer_handlers))
-            return True
+            try:
+                await db.write_async(_apply_unit(fed, row, received, done, answer_handlers))
+                return True
+            except Exception:  # a bug or a gone member must not stop the other messages
+                log.exception("answer could not be applied", extra={"peer": row.destination})
+                error = "answer could not be applied (see the log)"
         await db.write_async(
             _retry_unit(row.message_id, done + backoff(row.attempts, random=random), error)
         )
