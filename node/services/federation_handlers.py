@@ -11,6 +11,7 @@ INBOX_HANDLERS: dict[str, Handler] = {
     "link.request": links.handle_link_request,
     "link.revoke": links.handle_link_revoke,
     "transfer.request": transfers.handle_transfer_request,
+    "transfer.batch": transfers.handle_transfer_batch,
 }
 
 #: What to do when the answer to one of our requests arrives, by request type.

@@ -40,7 +40,11 @@ from node.store import federation as store
 from protocol import (
     Answer,
     ConversionError,
+    ItemResult,
     Message,
+    RejectReason,
+    TransferBatch,
+    TransferItem,
     TransferRequest,
     accept,
     conversion_for,
@@ -232,32 +236,37 @@ def program_expiry_days(session: Session, fed: Federation, now: datetime) -> int
     return program_at_txn(session=session, settings=settings, moment=now).program.expiry.days
 
 
-def handle_transfer_request(session: Session, ctx: InboxContext, message: Message) -> Answer:
-    """At the receiver: credit the member the converted points, once."""
-    body = message.body
-    assert isinstance(body, TransferRequest)
+def _credit_incoming_txn(
+    session: Session,
+    ctx: InboxContext,
+    message: Message,
+    *,
+    ref: str,
+    item: TransferItem | TransferRequest,
+    manifest_version: int,
+) -> RejectReason | None:
+    """Credit one incoming transfer (a request, or one item of a batch); why not, or None."""
     fed, manifest = ctx.federation, ctx.manifest
-    link = store.link_by_subject(session=session, partner=message.issuer, our_subject=body.subject)
+    link = store.link_by_subject(session=session, partner=message.issuer, our_subject=item.subject)
     if link is None or link.status != "active":
-        return reject(message, "unknown_subject")
-    if body.manifest_version != manifest.version:
-        return reject(message, "manifest_mismatch")
+        return "unknown_subject"
+    if manifest_version != manifest.version:
+        return "manifest_mismatch"
     sender, me = manifest.member(message.issuer), manifest.member(fed.node_id)
     assert sender is not None and me is not None
     expected = conversion_for(
-        body.receiver_points, from_value=sender.point_value, to_value=me.point_value
+        item.receiver_points, from_value=sender.point_value, to_value=me.point_value
     )
-    if (
-        expected.sender_points,
-        expected.value_minor,
-        expected.sender_kept_minor,
-    ) != (body.sender_points, body.value_minor, body.sender_kept_minor):
-        return reject(message, "conversion_mismatch")
-    ref = f"{message.issuer}:{message.message_id}"
+    if (expected.sender_points, expected.value_minor, expected.sender_kept_minor) != (
+        item.sender_points,
+        item.value_minor,
+        item.sender_kept_minor,
+    ):
+        return "conversion_mismatch"
     ledger.credit_points_txn(
         session=session,
         customer_id=link.customer_id,
-        points=body.receiver_points,
+        points=item.receiver_points,
         kind="transfer-in",
         source_account=FEDERATION_IN,
         idempotency_key=None,
@@ -274,10 +283,10 @@ def handle_transfer_request(session: Session, ctx: InboxContext, message: Messag
         peer=message.issuer,
         ref=ref,
         customer_id=link.customer_id,
-        points=body.receiver_points,
-        peer_points=body.sender_points,
-        value_minor=body.value_minor,
-        kept_minor=body.sender_kept_minor,
+        points=item.receiver_points,
+        peer_points=item.sender_points,
+        value_minor=item.value_minor,
+        kept_minor=item.sender_kept_minor,
         status="accepted",
         reason=None,
         request_iat=message.issued_at,
@@ -290,11 +299,47 @@ def handle_transfer_request(session: Session, ctx: InboxContext, message: Messag
         ref=ref,
         kind=TRANSFER,
         creditor=fed.node_id,
-        value_minor=body.value_minor,
+        value_minor=item.value_minor,
         request_iat=message.issued_at,
         now=ctx.now,
     )
-    return accept(message)
+    return None
+
+
+def handle_transfer_request(session: Session, ctx: InboxContext, message: Message) -> Answer:
+    """At the receiver: credit the member the converted points, once."""
+    body = message.body
+    assert isinstance(body, TransferRequest)
+    reason = _credit_incoming_txn(
+        session,
+        ctx,
+        message,
+        ref=f"{message.issuer}:{message.message_id}",
+        item=body,
+        manifest_version=body.manifest_version,
+    )
+    return reject(message, reason) if reason else accept(message)
+
+
+def handle_transfer_batch(session: Session, ctx: InboxContext, message: Message) -> Answer:
+    """At the receiver: each item of a batch is decided on its own, in one transaction."""
+    body = message.body
+    assert isinstance(body, TransferBatch)
+    results = []
+    for item in body.transfers:
+        reason = _credit_incoming_txn(
+            session,
+            ctx,
+            message,
+            ref=f"{message.issuer}:{message.message_id}:{item.item}",
+            item=item,
+            manifest_version=body.manifest_version,
+        )
+        if reason:
+            results.append(ItemResult(item=item.item, outcome="rejected", reason=reason))
+        else:
+            results.append(ItemResult(item=item.item, outcome="accepted", reason=None))
+    return accept(message, results=results)
 
 
 def customer_operations(

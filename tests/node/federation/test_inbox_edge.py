@@ -233,3 +233,64 @@ def test_a_link_code_works_once_and_only_for_its_partner(consortium: Consortium)
     consortium.settle()
     mine = cafe.client.get("/api/v1/me/links", headers=cafe.token(ann_cafe)).json()
     assert [link["status"] for link in mine["items"]] == ["refused"]
+
+
+def test_a_transfer_batch_is_decided_item_by_item(consortium: Consortium) -> None:
+    from protocol import TransferBatch, TransferItem
+
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    with cafe.db.read() as session:
+        subject = session.execute(text("SELECT partner_subject FROM partner_link")).scalar_one()
+    now = unix(consortium.clock.now())
+    batch = TransferBatch(
+        manifest_version=1,
+        transfers=[
+            TransferItem(
+                item="a",
+                subject=subject,
+                sender_points=12,
+                receiver_points=5,
+                value_minor=600,
+                sender_kept_minor=0,
+            ),
+            TransferItem(
+                item="b",
+                subject=SUBJECT,
+                sender_points=12,
+                receiver_points=5,
+                value_minor=600,
+                sender_kept_minor=0,
+            ),
+            TransferItem(
+                item="c",
+                subject=subject,
+                sender_points=10,
+                receiver_points=5,
+                value_minor=600,
+                sender_kept_minor=0,
+            ),
+        ],
+    )
+    token = sign_message(
+        batch,
+        signer=signer_of(cafe),
+        audience="bookshop",
+        message_id=uuid.uuid4().hex,
+        issued_at=now,
+        expires_at=now + 600,
+    )
+    answered = send(bookshop, token)
+    answer = verify_message(
+        answered.content, manifest=cafe.federation.manifest(cafe.db), receiver="cafe", now=now
+    )
+    results = [(r.item, r.outcome, r.reason) for r in answer.body.results]  # type: ignore[attr-defined]
+    assert results == [
+        ("a", "accepted", None),
+        ("b", "rejected", "unknown_subject"),
+        ("c", "rejected", "conversion_mismatch"),
+    ]
+    assert bookshop.balance(ann_books) == 5
+    assert send(bookshop, token).content == answered.content  # a repeat changes nothing
+    assert bookshop.balance(ann_books) == 5
