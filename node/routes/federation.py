@@ -27,8 +27,9 @@ from node.services.idempotency import run_idempotent_async
 from node.services.inbox import receive_message, refused
 from node.services.outbox import MEDIA_TYPE
 from node.store import federation as store
+from protocol import MAX_TOKEN_BYTES
 
-MAX_MESSAGE_BYTES = 16_384
+MAX_MESSAGE_BYTES = MAX_TOKEN_BYTES  # the protocol's own limit
 NodeId = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
 
 

@@ -19,4 +19,5 @@ ANSWER_HANDLERS: dict[str, AnswerHandler] = {
     "link.request": links.on_link_answer,
     "link.revoke": links.on_link_answer,
     "transfer.request": transfers.on_transfer_answer,
+    "transfer.batch": transfers.on_transfer_batch_answer,
 }

@@ -105,8 +105,10 @@ def system_account_txn(
         permanent=code in SYSTEM_ACCOUNTS or (kind == "system" and code not in created),
     )
     if account_id is None:
-        account_id = store.insert_account(
-            session=session, code=code, kind=kind, customer_id=None, now=now, unit=unit
+        # Two transactions may create the same account at once (PostgreSQL):
+        # the second waits for the first and then reads its row.
+        account_id = store.insert_system_account(
+            session=session, code=code, kind=kind, now=now, unit=unit
         )
         created.add(code)
     return account_id

@@ -46,12 +46,16 @@ from protocol import (
     Answer,
     Manifest,
     Request,
+    TransferBatch,
+    TransferItem,
+    TransferRequest,
     VerificationError,
     answer_matches,
     b64url_decode,
     sign_message,
     verify_message,
 )
+from protocol.messages import MAX_BATCH_TRANSFERS
 
 log = logging.getLogger("konsort.federation")
 
@@ -152,7 +156,8 @@ async def deliver_outbox(
 
     def claim(session: Session) -> list[store.OutboxRow]:
         store.mark_unresolved(session=session, node_id=fed.node_id, now=now)
-        return store.claim_due(session=session, now=now, lease_until=now + LEASE, limit=limit)
+        rows = store.claim_due(session=session, now=now, lease_until=now + LEASE, limit=limit)
+        return batch_transfers_txn(session=session, fed=fed, rows=rows, now=now)
 
     rows = await db.write_async(claim)
     if not rows:
@@ -181,6 +186,101 @@ async def deliver_outbox(
     answered = sum(outcomes)
     retrying = len(rows) - answered
     return DeliveryReport(len(rows), answered, retrying)
+
+
+def batch_transfers_txn(
+    *, session: Session, fed: Federation, rows: list[store.OutboxRow], now: datetime
+) -> list[store.OutboxRow]:
+    """Fold never-sent transfer requests to one partner into ``transfer.batch`` messages.
+
+    A request that was never sent may be replaced (nobody has seen it): up to
+    100 of them to the same partner under the same manifest version become the
+    items of one batch, each keeping its message id as its item id, so its
+    operation's ref becomes ``<node>:<batch id>:<item>``. One signature, one
+    delivery and one answer then carry them all; each item is still accepted or
+    rejected on its own. A request already sent is always redelivered as it was.
+    """
+    groups: dict[tuple[str, int], list[tuple[store.OutboxRow, TransferRequest]]] = {}
+    kept: list[store.OutboxRow] = []
+    issued = unix(now)
+    for row in rows:
+        if row.message_type == "transfer.request" and row.attempts == 0:
+            request = request_of(row.token)
+            assert isinstance(request, TransferRequest)
+            if unix(row.expires_at) > issued + 60:
+                groups.setdefault((row.destination, request.manifest_version), []).append(
+                    (row, request)
+                )
+                continue
+        kept.append(row)
+    for (destination, version), members in groups.items():
+        if len(members) == 1:
+            kept.append(members[0][0])
+            continue
+        for start in range(0, len(members), MAX_BATCH_TRANSFERS):
+            chunk = members[start : start + MAX_BATCH_TRANSFERS]
+            kept.append(_fold_txn(session, fed, destination, version, chunk, now))
+    return kept
+
+
+def _fold_txn(
+    session: Session,
+    fed: Federation,
+    destination: str,
+    version: int,
+    chunk: list[tuple[store.OutboxRow, TransferRequest]],
+    now: datetime,
+) -> store.OutboxRow:
+    manifest = fed.require_manifest_txn(session=session)
+    batch_id = new_message_id()
+    issued = unix(now)
+    expires = min(unix(row.expires_at) for row, _ in chunk)
+    body = TransferBatch(
+        manifest_version=version,
+        transfers=[
+            TransferItem(
+                item=row.message_id,
+                subject=request.subject,
+                sender_points=request.sender_points,
+                receiver_points=request.receiver_points,
+                value_minor=request.value_minor,
+                sender_kept_minor=request.sender_kept_minor,
+            )
+            for row, request in chunk
+        ],
+    )
+    token = sign_message(
+        body,
+        signer=fed.signer(manifest, now=now),
+        audience=destination,
+        message_id=batch_id,
+        issued_at=issued,
+        expires_at=expires,
+    )
+    store.insert_outbox(
+        session=session,
+        message_id=batch_id,
+        destination=destination,
+        message_type=body.message_type,
+        token=token,
+        now=now,
+        expires_at=from_unix(expires),
+    )
+    # Leased like the rows it replaces: another worker must not pick it up now.
+    store.lease(session=session, message_id=batch_id, until=now + LEASE)
+    store.mark_batched(
+        session=session, message_ids=[row.message_id for row, _ in chunk], batch_id=batch_id
+    )
+    for row, _ in chunk:
+        store.rename_operation(
+            session=session,
+            ref=f"{fed.node_id}:{row.message_id}",
+            new_ref=f"{fed.node_id}:{batch_id}:{row.message_id}",
+            request_iat=issued,
+        )
+    found = store.outbox_row(session=session, message_id=batch_id)
+    assert found is not None
+    return found
 
 
 async def _exchange(

@@ -44,6 +44,7 @@ from protocol import (
     Message,
     RejectReason,
     TransferBatch,
+    TransferBatchAnswer,
     TransferItem,
     TransferRequest,
     accept,
@@ -177,29 +178,70 @@ def on_transfer_answer(
     session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
 ) -> None:
     """At the sender: release escrow to the partner, or give the points back."""
-    message_id, request, answer = received.message_id, received.request, received.answer
+    request, answer = received.request, received.answer
     assert isinstance(request, TransferRequest)
-    ref = f"{fed.node_id}:{message_id}"
+    _settle_out_txn(
+        session,
+        fed,
+        ref=f"{fed.node_id}:{received.message_id}",
+        reason=answer.reason if answer.outcome == "rejected" else None,
+        sender_points=request.sender_points,
+        value_minor=request.value_minor,
+        now=now,
+    )
+
+
+def on_transfer_batch_answer(
+    session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
+) -> None:
+    """At the sender: settle each item of a batch by its own result."""
+    request, answer = received.request, received.answer
+    assert isinstance(request, TransferBatch) and isinstance(answer, TransferBatchAnswer)
+    results = {result.item: result for result in answer.results}
+    for item in request.transfers:
+        if answer.outcome == "rejected":
+            reason: RejectReason | None = answer.reason
+        else:
+            reason = results[item.item].reason
+        _settle_out_txn(
+            session,
+            fed,
+            ref=f"{fed.node_id}:{received.message_id}:{item.item}",
+            reason=reason,
+            sender_points=item.sender_points,
+            value_minor=item.value_minor,
+            now=now,
+        )
+
+
+def _settle_out_txn(
+    session: Session,
+    fed: Federation,
+    *,
+    ref: str,
+    reason: RejectReason | None,
+    sender_points: int,
+    value_minor: int,
+    now: datetime,
+) -> None:
+    """One outgoing transfer's final outcome: accepted when ``reason`` is None."""
     op = store.operation_by_ref(session=session, ref=ref)
     if op is None:
         return
-    status = "accepted" if answer.outcome == "accepted" else "rejected"
+    status = "rejected" if reason else "accepted"
     if not store.finish_operation(
-        session=session, ref=ref, status=status, reason=answer.reason, detail=None, now=now
+        session=session, ref=ref, status=status, reason=reason, detail=None, now=now
     ):
         return
-    escrow = ledger.system_account_txn(session=session, code=escrow_account(op.peer), now=now)
     if status == "accepted":
+        escrow = ledger.system_account_txn(session=session, code=escrow_account(op.peer), now=now)
         out = ledger.system_account_txn(session=session, code=FEDERATION_OUT, now=now)
         ledger.post_transaction_txn(
             session=session,
             kind="transfer-settle",
             customer_id=None,
             points=0,
-            postings=[
-                ledger.Posting(escrow, -request.sender_points),
-                ledger.Posting(out, request.sender_points),
-            ],
+            postings=[ledger.Posting(escrow, -sender_points), ledger.Posting(out, sender_points)],
             idempotency_key=None,
             reference=ref,
             now=now,
@@ -211,7 +253,7 @@ def on_transfer_answer(
             ref=ref,
             kind=TRANSFER,
             creditor=op.peer,
-            value_minor=request.value_minor,
+            value_minor=value_minor,
             request_iat=op.request_iat,
             now=now,
         )
@@ -219,7 +261,7 @@ def on_transfer_answer(
     ledger.credit_points_txn(
         session=session,
         customer_id=op.customer_id,
-        points=request.sender_points,
+        points=sender_points,
         kind="transfer-refund",
         source_account=escrow_account(op.peer),
         idempotency_key=None,

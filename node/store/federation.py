@@ -296,6 +296,51 @@ def claim_due(
     return claimed
 
 
+def lease(*, session: Session, message_id: str, until: datetime) -> None:
+    sql = raw(session)
+    sql.execute(
+        "UPDATE outbox_message SET next_attempt_at = ? WHERE message_id = ?",
+        (sql.time(until), message_id),
+    )
+
+
+def mark_batched(*, session: Session, message_ids: Sequence[str], batch_id: str) -> None:
+    """Single requests folded into a batch before they were ever sent."""
+    marks = ", ".join("?" * len(message_ids))
+    raw(session).execute(
+        f"UPDATE outbox_message SET status = 'batched', last_error = ? WHERE message_id IN"
+        f" ({marks}) AND status = 'pending' AND attempts = 0",
+        (f"sent in batch {batch_id}", *message_ids),
+    )
+
+
+def outbox_row(*, session: Session, message_id: str) -> OutboxRow | None:
+    sql = raw(session)
+    row = sql.one(
+        "SELECT id, message_id, destination, message_type, token, attempts, expires_at"
+        " FROM outbox_message WHERE message_id = ?",
+        (message_id,),
+    )
+    if row is None:
+        return None
+    return OutboxRow(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        str(row[4]),
+        int(row[5]),
+        sql.parse_time(row[6]),
+    )
+
+
+def rename_operation(*, session: Session, ref: str, new_ref: str, request_iat: int) -> None:
+    raw(session).execute(
+        "UPDATE federated_operation SET ref = ?, request_iat = ? WHERE ref = ?",
+        (new_ref, request_iat, ref),
+    )
+
+
 def mark_answered(
     *, session: Session, message_id: str, outcome: str, reason: str | None, now: datetime
 ) -> bool:
@@ -493,10 +538,12 @@ def mark_unresolved(*, session: Session, node_id: str, now: datetime) -> int:
         return 0
     rows = sql.all(
         "UPDATE federated_operation SET status = 'expired_unresolved', updated_at = ?"
-        " WHERE direction = 'out' AND status = 'pending' AND ref IN (SELECT ? || ':' ||"
-        " message_id FROM outbox_message WHERE status = 'pending' AND expires_at <= ?)"
+        " WHERE direction = 'out' AND status = 'pending' AND EXISTS (SELECT 1 FROM"
+        " outbox_message o WHERE o.status = 'pending' AND o.expires_at <= ? AND"
+        " (federated_operation.ref = ? || ':' || o.message_id"
+        " OR federated_operation.ref LIKE ? || ':' || o.message_id || ?))"
         " RETURNING id",
-        (sql.time(now), node_id, sql.time(now)),
+        (sql.time(now), sql.time(now), node_id, node_id, ":%"),
     )
     return len(rows)
 

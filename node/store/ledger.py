@@ -85,6 +85,22 @@ def insert_account(
     return int(result.scalar_one())
 
 
+def insert_system_account(
+    *, session: Session, code: str, kind: str, now: datetime, unit: str
+) -> int:
+    """The id of account ``code``, inserted unless a concurrent transaction did."""
+    sql = raw(session)
+    row = sql.one(
+        "INSERT INTO account (code, kind, customer_id, unit, balance, created_at)"
+        " VALUES (?, ?, NULL, ?, 0, ?) ON CONFLICT (code) DO NOTHING RETURNING id",
+        (code, kind, unit, sql.time(now)),
+    )
+    if row is None:
+        row = sql.one("SELECT id FROM account WHERE code = ?", (code,))
+    assert row is not None
+    return int(row[0])
+
+
 def customer_state(*, session: Session, customer_id: str, now: datetime) -> CustomerState | None:
     """A customer's account, balance and status, and whether lots await expiry."""
     sql = raw(session)

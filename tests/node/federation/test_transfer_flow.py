@@ -90,3 +90,60 @@ def test_a_transfer_past_its_lifetime_is_in_doubt_then_rejected_expired(
     assert [(op["status"], op["reason"]) for op in mine] == [("rejected", "expired")]
     assert cafe.balance(ann_cafe) == 1000 and bookshop.balance(ann_books) == 0
     assert verify_ledger(cafe.db).totals["escrow:bookshop"] == 0
+
+
+def test_queued_transfers_travel_as_one_batch_and_settle_item_by_item(
+    consortium: Consortium,
+) -> None:
+    from sqlalchemy import text
+
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    bo_cafe, bo_books = cafe.enrol(), bookshop.enrol()
+    for member in (ann_cafe, bo_cafe):
+        cafe.earn(member, 100_000)
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    consortium.link("cafe", bo_cafe, "bookshop", bo_books)
+    # Bo unlinks at the bookshop; the café does not know yet.
+    bookshop.client.delete(
+        "/api/v1/me/links/cafe", headers={**bookshop.token(bo_books), "Idempotency-Key": "u"}
+    )
+    for member, key in ((ann_cafe, "a1"), (ann_cafe, "a2"), (bo_cafe, "b1")):
+        moved = cafe.client.post(
+            "/api/v1/me/transfers",
+            json={"partner": "bookshop", "points": 120},
+            headers={**cafe.token(member), "Idempotency-Key": key},
+        )
+        assert moved.status_code == 202
+    report = consortium.deliver("cafe")
+    assert (report.attempted, report.answered) == (1, 1)  # one batch of three
+    assert bookshop.balance(ann_books) == 100  # 2 x 50
+    assert cafe.balance(ann_cafe) == 1000 - 240
+    assert cafe.balance(bo_cafe) == 1000  # Bo's item was rejected and refunded
+    with cafe.db.read() as session:
+        refs = session.execute(text("SELECT ref FROM federated_operation")).scalars().all()
+    assert len({ref.split(":")[1] for ref in refs}) == 1 and all(
+        ref.count(":") == 2 for ref in refs
+    )
+    with cafe.db.read() as cafe_s, bookshop.db.read() as books_s:
+        mine = set(cafe_s.execute(text("SELECT ref, value_minor FROM clearing_entry")).all())
+        theirs = set(books_s.execute(text("SELECT ref, value_minor FROM clearing_entry")).all())
+    assert mine == theirs and len(mine) == 2
+    for node in (cafe, bookshop):
+        assert verify_ledger(node.db).ok
+
+
+def test_a_full_batch_of_one_hundred_transfers_fits_the_inbox(consortium: Consortium) -> None:
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 1_000_000)
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    for n in range(100):
+        cafe.client.post(
+            "/api/v1/me/transfers",
+            json={"partner": "bookshop", "points": 12},
+            headers={**cafe.token(ann_cafe), "Idempotency-Key": f"full-{n}"},
+        )
+    report = consortium.deliver("cafe")
+    assert (report.attempted, report.answered) == (1, 1)
+    assert bookshop.balance(ann_books) == 500
