@@ -29,6 +29,7 @@ from node.routes import (
     federation,
     kpis,
     operator,
+    partners,
     program,
     rewards,
     system,
@@ -52,6 +53,7 @@ def all_endpoints() -> list[Endpoint]:
         *rewards.ENDPOINTS,
         *kpis.ENDPOINTS,
         *federation.ENDPOINTS,
+        *partners.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
     ]
@@ -137,6 +139,7 @@ def create_app(
     )
     app.state.node = node
     app.state.peer_rate_limit = federation.PeerRateLimit()
+    app.state.http_transport = transport  # request handlers' calls to partners
     app.state.openapi = build_openapi(
         endpoints, title=f"Konsort node API ({settings.node_id})", version=konsort_version()
     )

@@ -189,6 +189,10 @@ class Reward(_Strict):
     tiers: list[Code] = Field(
         default_factory=list, description="Member-only: only these tiers; empty means everyone."
     )
+    partner_offer: bool = Field(
+        default=False,
+        description="Also offered to partner customers, who pay in their own node's points.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Reward:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.services import links, transfers
+from node.services import donations, links, partner_rewards, transfers
 from node.services.inbox import Handler
 from node.services.outbox import AnswerHandler
 
@@ -12,6 +12,8 @@ INBOX_HANDLERS: dict[str, Handler] = {
     "link.revoke": links.handle_link_revoke,
     "transfer.request": transfers.handle_transfer_request,
     "transfer.batch": transfers.handle_transfer_batch,
+    "redemption.request": partner_rewards.handle_redemption_request,
+    "donation.request": donations.handle_donation_request,
 }
 
 #: What to do when the answer to one of our requests arrives, by request type.
@@ -20,4 +22,6 @@ ANSWER_HANDLERS: dict[str, AnswerHandler] = {
     "link.revoke": links.on_link_answer,
     "transfer.request": transfers.on_transfer_answer,
     "transfer.batch": transfers.on_transfer_batch_answer,
+    "redemption.request": partner_rewards.on_redemption_answer,
+    "donation.request": donations.on_donation_answer,
 }

@@ -148,8 +148,9 @@ async def deliver_outbox(
     concurrency: int = 32,
     random: Callable[[], float] = _random.random,
 ) -> DeliveryReport:
-    """Send up to ``limit`` due messages once each (``concurrency`` at a time) and
-    apply their answers."""
+    """Send up to ``limit`` due messages once each and apply their answers: each
+    partner's in queue order, different partners in parallel (at most
+    ``concurrency`` exchanges at once)."""
     from starlette.concurrency import run_in_threadpool
 
     now = clock.now()
@@ -164,6 +165,9 @@ async def deliver_outbox(
         return DeliveryReport(0, 0, 0)
     manifest = await run_in_threadpool(fed.manifest, db)
     gate = asyncio.Semaphore(concurrency)
+    by_destination: dict[str, list[store.OutboxRow]] = {}
+    for row in rows:
+        by_destination.setdefault(row.destination, []).append(row)
 
     async def deliver(row: store.OutboxRow) -> bool:
         """Send one message; True when its answer was applied."""
@@ -182,7 +186,16 @@ async def deliver_outbox(
         )
         return False
 
-    outcomes = await asyncio.gather(*(deliver(row) for row in rows))
+    async def in_order(queue: list[store.OutboxRow]) -> list[bool]:
+        # One partner's messages go in the order they were queued (the first
+        # redemption of the last unit gets it); partners are served in parallel.
+        return [await deliver(row) for row in queue]
+
+    outcomes = [
+        done
+        for queue in await asyncio.gather(*(in_order(q) for q in by_destination.values()))
+        for done in queue
+    ]
     answered = sum(outcomes)
     retrying = len(rows) - answered
     return DeliveryReport(len(rows), answered, retrying)

@@ -216,7 +216,14 @@ def consortium(
         keys[node_id] = (key, kind, value)
         db = Database(url)
         secrets = NodeSecrets.generate()
-        app = create_app(settings, clock=clock, secrets=secrets, database=db, run_jobs=False)
+        app = create_app(
+            settings,
+            clock=clock,
+            secrets=secrets,
+            database=db,
+            run_jobs=False,
+            transport=network.router,
+        )
         client = TestClient(app, base_url=f"http://{node_id}.test").__enter__()
         token = create_api_key(db, name="till", now=clock.now()).token
         network.nodes[node_id] = Node(node_id, settings, db, secrets, app, client, token)
