@@ -31,6 +31,7 @@ from node.routes import (
     operator,
     program,
     rewards,
+    settlement,
     system,
     webhooks,
 )
@@ -52,6 +53,7 @@ def all_endpoints() -> list[Endpoint]:
         *rewards.ENDPOINTS,
         *kpis.ENDPOINTS,
         *federation.ENDPOINTS,
+        *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.services import links, transfers
+from node.services import links, settlement, transfers
 from node.services.inbox import Handler
 from node.services.outbox import AnswerHandler
 
@@ -11,6 +11,7 @@ INBOX_HANDLERS: dict[str, Handler] = {
     "link.request": links.handle_link_request,
     "link.revoke": links.handle_link_revoke,
     "transfer.request": transfers.handle_transfer_request,
+    "settlement.statement": settlement.handle_settlement_statement,
 }
 
 #: What to do when the answer to one of our requests arrives, by request type.
@@ -18,4 +19,5 @@ ANSWER_HANDLERS: dict[str, AnswerHandler] = {
     "link.request": links.on_link_answer,
     "link.revoke": links.on_link_answer,
     "transfer.request": transfers.on_transfer_answer,
+    "settlement.statement": settlement.on_settlement_answer,
 }
