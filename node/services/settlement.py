@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,8 @@ WAIT_SECONDS = MAX_MESSAGE_LIFETIME
 #: Largest statement body (canonical JSON) we send: signed and base64url-encoded it
 #: stays under the 16 KiB a node's inbox accepts (node.routes.federation).
 MAX_STATEMENT_BODY_BYTES = 11_000
+#: A payment's reference: an identifier from the bank or transfer, never free text.
+PAYMENT_REFERENCE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 
 
 def _differing(text: str | None) -> list[str]:
@@ -372,6 +375,13 @@ def payment_unit(
     recorded_by: str,
 ) -> Unit:
     """Record money paid outside Konsort against an agreed period; answers 201."""
+
+    if amount_minor <= 0:
+        raise ValidationFailed("a payment is a positive amount", field="amount")
+    if not PAYMENT_REFERENCE.match(reference):
+        raise ValidationFailed(
+            "the reference is 1-64 letters, digits and . _ : / -", field="reference"
+        )
 
     def work(session: Session) -> ApiAnswer:
         record = store.period_by_public_id(session=session, public_id=period_id)

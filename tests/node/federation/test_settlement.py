@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from node import cli_settlement
+from node.cli import build_parser
 from node.store import federation as federation_store
 from tests.node.federation.conftest import START, Consortium, Node
 
@@ -259,4 +261,29 @@ def test_a_payment_replays_under_its_idempotency_key(traded: Consortium) -> None
     again = _post(cafe, path, {"amount": 12_960, "reference": "SEPA-1"}, key="pay-1")
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(periods(cafe)[0]["payments"]) == 1
+
+
+def test_the_settlement_commands(
+    traded: Consortium, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cafe = traded["cafe"]
+    cafe.secrets.save(cafe.settings.keys_dir)  # as `konsort init` leaves it
+    monkeypatch.setattr(cli_settlement, "CLOCK", traded.clock)
+
+    def run(*argv: str) -> str:
+        args = build_parser().parse_args(["settlement", *argv])
+        assert args.func(args, cafe.settings) == 0
+        return capsys.readouterr().out
+
+    sent = run("send", "--partner", "bookshop", "--from", "2026-03-01", "--to", "2026-04-01")
+    period_id = sent.split("\t")[0]
+    assert "\tawaiting_answer\t-12960\tcafe owes bookshop 12960\t" in sent
+    traded.settle()
+    listed = run("list", "--partner", "bookshop")
+    assert f"{period_id}\tbookshop\t2026-03-01T00:00:00Z\t2026-04-01T00:00:00Z\tagreed" in listed
+    paid = run("record-payment", period_id, "--amount", "12960", "--reference", "SEPA-77")
+    assert "cafe paid 12960\tSEPA-77" in paid and "\tsettled\t" in paid
+    again = run("record-payment", period_id, "--amount", "12960", "--reference", "SEPA-77")
+    assert again == paid  # the same payment entered twice is recorded once
     assert len(periods(cafe)[0]["payments"]) == 1
