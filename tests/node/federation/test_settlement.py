@@ -287,3 +287,22 @@ def test_the_settlement_commands(
     again = run("record-payment", period_id, "--amount", "12960", "--reference", "SEPA-77")
     assert again == paid  # the same payment entered twice is recorded once
     assert len(periods(cafe)[0]["payments"]) == 1
+
+
+def test_a_statement_delivered_too_late_is_rejected_and_sent_again(traded: Consortium) -> None:
+    cafe = traded["cafe"]
+    traded.router.down.add("bookshop.test")
+    first = send_statement(cafe, "bookshop")
+    traded.clock.advance(timedelta(days=2))  # past the statement's exp (1 day)
+    traded.router.down.clear()
+    traded.settle()
+    [period] = periods(cafe)
+    assert period["state"] == "closed"
+    assert (period["statements"][0]["outcome"], period["statements"][0]["reason"]) == (
+        "rejected",
+        "expired",
+    )
+    again = send_statement(cafe, "bookshop")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    traded.settle()
+    assert [s["outcome"] for s in periods(cafe)[0]["statements"]] == ["rejected", "agreed"]
