@@ -32,6 +32,7 @@ from node.routes import (
     partners,
     program,
     rewards,
+    settlement,
     system,
     webhooks,
 )
@@ -54,6 +55,7 @@ def all_endpoints() -> list[Endpoint]:
         *kpis.ENDPOINTS,
         *federation.ENDPOINTS,
         *partners.ENDPOINTS,
+        *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.services import donations, links, partner_rewards, transfers
+from node.services import donations, links, partner_rewards, settlement, transfers
 from node.services.inbox import Handler
 from node.services.outbox import AnswerHandler
 
@@ -14,6 +14,7 @@ INBOX_HANDLERS: dict[str, Handler] = {
     "transfer.batch": transfers.handle_transfer_batch,
     "redemption.request": partner_rewards.handle_redemption_request,
     "donation.request": donations.handle_donation_request,
+    "settlement.statement": settlement.handle_settlement_statement,
 }
 
 #: What to do when the answer to one of our requests arrives, by request type.
@@ -24,4 +25,5 @@ ANSWER_HANDLERS: dict[str, AnswerHandler] = {
     "transfer.batch": transfers.on_transfer_batch_answer,
     "redemption.request": partner_rewards.on_redemption_answer,
     "donation.request": donations.on_donation_answer,
+    "settlement.statement": settlement.on_settlement_answer,
 }
