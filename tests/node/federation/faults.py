@@ -66,7 +66,8 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -451,8 +452,13 @@ class Workload:
             self.record.refused[f"{kind}:{code}"] += 1
 
 
-class Chaos(threading.Thread):
-    """SIGKILL a random node at random moments; restart it after a short pause."""
+class Chaos:
+    """SIGKILL a random node at random moments; restart it after a short pause.
+
+    It runs in the main thread (:meth:`run_while`): a node started from another
+    thread would die with that thread, since the launcher asks for
+    ``PR_SET_PDEATHSIG``, which follows the starting thread, not the process.
+    """
 
     def __init__(
         self,
@@ -462,27 +468,21 @@ class Chaos(threading.Thread):
         gap: tuple[float, float] = (0.5, 2.5),
         pause: tuple[float, float] = (0.05, 0.8),
     ) -> None:
-        super().__init__(name="chaos", daemon=True)
         self.nodes, self.rng, self.gap, self.pause = list(nodes), random.Random(seed), gap, pause
-        self.halt = threading.Event()
-        self.error: BaseException | None = None
 
-    def run(self) -> None:
-        try:
-            while not self.halt.wait(self.rng.uniform(*self.gap)):
-                victim = self.rng.choice(self.nodes)
-                victim.kill()
-                time.sleep(self.rng.uniform(*self.pause))
-                victim.start()
-                victim.wait_ready()
-        except BaseException as exc:  # reported by stop()
-            self.error = exc
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join()
-        if self.error is not None:
-            raise self.error
+    def run_while(self, busy: Future[None]) -> None:
+        """Kill and restart nodes until ``busy`` is done; every node is up on return."""
+        while True:
+            try:
+                busy.result(timeout=self.rng.uniform(*self.gap))
+                return
+            except FuturesTimeout:
+                pass
+            victim = self.rng.choice(self.nodes)
+            victim.kill()
+            time.sleep(self.rng.uniform(*self.pause))
+            victim.start()
+            victim.wait_ready()
 
 
 def wait_delivered(till: Till, timeout: float) -> None:
@@ -628,6 +628,7 @@ class FaultReport:
     retries: int
     refused: dict[str, int]
     seconds: float
+    phases: dict[str, float]
 
     def summary(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -649,16 +650,18 @@ def run_faults(
     nodes = set_up_network(root)
     till = Till({node.node_id: node for node in nodes})
     record = Record()
+    phases = {"setup": time.monotonic() - started}
     with running(nodes):
         people = enrol_people(till, record, members, funding=funding)
         link_people(till, people)
-        chaos = Chaos(nodes, seed=seed, gap=chaos_gap)
-        chaos.start()
-        try:
-            Workload(till, record, people).run(operations, workers=workers, seed=seed)
-        finally:
-            chaos.stop()
+        phases["enrol_and_link"] = time.monotonic() - started - sum(phases.values())
+        workload = Workload(till, record, people)
+        with ThreadPoolExecutor(1) as background:
+            busy = background.submit(workload.run, operations, workers=workers, seed=seed)
+            Chaos(nodes, seed=seed, gap=chaos_gap).run_while(busy)
+        phases["workload"] = time.monotonic() - started - sum(phases.values())
         wait_delivered(till, drain_timeout)
+        phases["drain"] = time.monotonic() - started - sum(phases.values())
     states = check_network(nodes, record)
     till.client.close()
     transfers = Counter(
@@ -671,4 +674,5 @@ def run_faults(
         retries=till.retries,
         refused=dict(record.refused),
         seconds=round(time.monotonic() - started, 1),
+        phases={name: round(seconds, 1) for name, seconds in phases.items()},
     )
