@@ -63,7 +63,9 @@ MEDIA_TYPE = "application/jose"
 INBOX_PATH = "/federation/v1/messages"
 BASE_DELAY = 1.0
 MAX_DELAY = 300.0
-LEASE = timedelta(seconds=60)
+#: How long a claimed message is reserved for the worker that claimed it; longer
+#: than one exchange (the HTTP client's timeout is 10 s).
+LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,20 @@ async def deliver_outbox(
     async def in_order(queue: list[store.OutboxRow]) -> list[bool]:
         # One partner's messages go in the order they were queued (the first
         # redemption of the last unit gets it); partners are served in parallel.
-        return [await deliver(row) for row in queue]
+        # After a failure the rest wait for the next round, untried, so a
+        # partner that hangs costs one timeout per round, not one per message.
+        results: list[bool] = []
+        for index, row in enumerate(queue):
+            done = await deliver(row)
+            results.append(done)
+            if not done:
+                later = queue[index + 1 :]
+                if later:
+                    retry_at = clock.now() + backoff(row.attempts, random=random)
+                    await db.write_async(_postpone_unit([r.message_id for r in later], retry_at))
+                    results.extend(False for _ in later)
+                break
+        return results
 
     outcomes = [
         done
@@ -351,6 +366,14 @@ def _apply_unit(
         handler = handlers.get(row.message_type)
         if handler is not None:
             handler(session, fed, received, now)
+
+    return unit
+
+
+def _postpone_unit(message_ids: list[str], until: datetime) -> Callable[[Session], None]:
+    def unit(session: Session) -> None:
+        for message_id in message_ids:
+            store.lease(session=session, message_id=message_id, until=until)
 
     return unit
 
