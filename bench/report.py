@@ -24,6 +24,9 @@ TARGET_CEILING_RATIO = 0.60
 #: within 20 % of the flat-rate earn measured in the same run.
 PROGRAM_EARN_ROW = "node.sqlite.earn_program"
 TARGET_PROGRAM_RATIO = 0.80
+#: Issue 6: completed cross-node transfers between two real node processes.
+TRANSFER_ROW = "federation.sqlite.transfer"
+TARGET_TRANSFERS_PER_S = 500.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ class Table:
                     ratio,
                     f">= {TARGET_CEILING_RATIO:.0%}",
                     ratio >= TARGET_CEILING_RATIO,
+                )
+            )
+        transfers = self._by_key.get(TRANSFER_ROW)
+        if transfers is not None:
+            found.append(
+                Target(
+                    "transfers/s",
+                    transfers.result.rate,
+                    f">= {TARGET_TRANSFERS_PER_S:,.0f}",
+                    transfers.result.rate >= TARGET_TRANSFERS_PER_S,
                 )
             )
         program = self._by_key.get(PROGRAM_EARN_ROW)

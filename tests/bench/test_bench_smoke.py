@@ -19,6 +19,7 @@ ROWS = [
     "node.sqlite.redeem",
     "node.sqlite.balance",
     "node.sqlite.earn_program",
+    "federation.sqlite.transfer",
 ]
 WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem", "node.sqlite.earn_program"}
 
@@ -48,6 +49,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
         "earn p99 ms",
         "earn / ceiling",
         "program / flat",
+        "transfers/s",
     }
     assert "enrolling and funding 100 customers" in completed.stderr  # progress lines
 
