@@ -34,6 +34,19 @@ NODES = (("cafe", "Café Aroma"), ("bookshop", "Bogladen"), ("charity", "Red Bar
 #: (kind, point value in øre) per node, as the steward signs them.
 MEMBERSHIP = {"cafe": ("business", 50), "bookshop": ("business", 120), "charity": ("charity", 100)}
 STEWARD = "steward"
+#: The bookshop's program: a reward it offers its partners' customers too.
+BOOKSHOP_PROGRAM = """
+[earn]
+points_per_unit = 1
+
+[[rewards]]
+code = "book-voucher-50"
+name = "50 kr book voucher"
+points = 40
+partner_offer = true
+voucher_valid_days = 90
+"""
+PROGRAM_FILE = "demo-program.toml"
 PORTS_FILE = "demo-ports.txt"
 LINKED_FILE = "demo-linked.txt"
 SEED_MEMBERS = (
@@ -114,6 +127,11 @@ def federate(nodes: Sequence[DemoNode], root: Path) -> None:
             "--jwk",
             jwk,
         )
+    bookshop = next(node for node in nodes if node.node_id == "bookshop")
+    program = bookshop.directory / PROGRAM_FILE
+    if not program.exists():
+        program.write_text(BOOKSHOP_PROGRAM)
+        _konsort(bookshop, "program", "apply", str(program), "--comment", "demo partner reward")
     for node in nodes:
         if not (node.directory / "keys" / "steward.jwk").exists():
             _konsort(node, "consortium", "pin-steward", str(steward / "steward.jwk"))

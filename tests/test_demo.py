@@ -90,6 +90,31 @@ def test_demo_starts_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> Non
             assert time.monotonic() < deadline, "the transfer did not arrive"
             time.sleep(0.1)
         assert httpx.get(books_balance, headers=books_auth).json()["points"] == 450 + 83
+        # She redeems the bookshop's partner reward with café points, and donates.
+        redeemed = httpx.post(
+            f"{cafe_url}/api/v1/me/partner-redemptions",
+            json={"partner": "bookshop", "reward": "book-voucher-50"},
+            headers={**token, "Idempotency-Key": "demo-test-reward"},
+        )
+        assert redeemed.status_code == 202, redeemed.text
+        donated = httpx.post(
+            f"{cafe_url}/api/v1/me/donations",
+            json={"charity": "charity", "points": 100},
+            headers={**token, "Idempotency-Key": "demo-test-donation"},
+        )
+        assert donated.status_code == 202, donated.text
+
+        def settled(path: str) -> list[str]:
+            items = httpx.get(f"{cafe_url}{path}", headers=token).json()["items"]
+            return [item["status"] for item in items]
+
+        deadline = time.monotonic() + 20
+        while settled("/api/v1/me/partner-vouchers") + settled("/api/v1/me/donations") != [
+            "accepted",
+            "accepted",
+        ]:
+            assert time.monotonic() < deadline, "the reward or the donation was not answered"
+            time.sleep(0.1)
         process.send_signal(signal.SIGINT)
         remaining, _ = process.communicate(timeout=30)
         assert process.returncode == 0
