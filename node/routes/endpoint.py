@@ -33,6 +33,7 @@ from node.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from node.services.idempotency import Answer
 from node.services.tokens import verify_customer_token
 
 log = logging.getLogger("konsort.http")
@@ -161,6 +162,16 @@ class _AsgiEndpoint:
 def error_response(exc: KonsortError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
     return JSONResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
+
+
+def answer_response(answer: Answer) -> Response:
+    """An idempotent write's answer, marked ``Idempotent-Replayed`` when it is a replay."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    if answer.encoded is not None:
+        return Response(
+            answer.encoded, answer.status_code, headers=headers, media_type="application/json"
+        )
+    return json_response(answer.body, answer.status_code, **headers)
 
 
 def json_response(body: BaseModel | dict[str, Any], status: int = 200, **headers: str) -> Response:

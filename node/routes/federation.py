@@ -18,8 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from node.errors import PayloadTooLarge, UnsupportedMediaType
-from node.routes.endpoint import Call, Endpoint, json_response
-from node.routes.operator import _answer
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import StrictBody
 from node.services import links, transfers
 from node.services.federation_handlers import INBOX_HANDLERS
@@ -214,7 +213,7 @@ async def my_link_request(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def my_links(call: Call) -> Response:
@@ -233,7 +232,7 @@ async def my_link_revoke(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def my_transfer(call: Call) -> Response:
@@ -264,7 +263,7 @@ async def _transfer(call: Call, customer_id: str) -> Response:
     answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("transfer-out").inc()
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def my_transfers(call: Call) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from node.program.earning import Line
-from node.routes.endpoint import Call, Endpoint, json_response
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import (
     BalanceOut,
     CustomerOut,
@@ -21,17 +21,8 @@ from node.routes.schemas import (
     TokenOut,
 )
 from node.services import customers, ledger, points, tokens
-from node.services.idempotency import Answer, run_idempotent_async
+from node.services.idempotency import run_idempotent_async
 from node.services.personal_data import PersonalData
-
-
-def _answer(answer: Answer) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    if answer.encoded is not None:
-        return Response(
-            answer.encoded, answer.status_code, headers=headers, media_type="application/json"
-        )
-    return json_response(answer.body, answer.status_code, **headers)
 
 
 async def enrol_customer(call: Call) -> Response:
@@ -47,7 +38,7 @@ async def enrol_customer(call: Call) -> Response:
             referred_by=call.body.referred_by,
         ),
     )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def lookup_customer(call: Call) -> Response:
@@ -81,7 +72,7 @@ async def record_purchase(call: Call) -> Response:
     answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("earn").inc()
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def redeem_points(call: Call) -> Response:
@@ -97,7 +88,7 @@ async def redeem_points(call: Call) -> Response:
     answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("redeem").inc()
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def get_balance(call: Call) -> Response:

@@ -13,9 +13,8 @@ import httpx
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from node.routes.endpoint import Call, Endpoint, json_response
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.federation import NodeId
-from node.routes.operator import _answer
 from node.routes.schemas import StrictBody
 from node.services import donations, partner_rewards
 from node.services.idempotency import run_idempotent_async
@@ -179,7 +178,7 @@ async def my_partner_redemption(call: Call) -> Response:
             now=node.clock.now(),
             actor=call.principal,
         )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def my_partner_vouchers(call: Call) -> Response:
@@ -203,7 +202,7 @@ async def my_donation(call: Call) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def my_donations(call: Call) -> Response:

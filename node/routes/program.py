@@ -9,8 +9,7 @@ from starlette.responses import Response
 
 from node.errors import ValidationFailed
 from node.program.config import parse_program
-from node.routes.endpoint import Call, Endpoint, json_response
-from node.routes.operator import _answer
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import (
     Reference,
     RefundOut,
@@ -118,7 +117,7 @@ async def put_program(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def validate_program(call: Call) -> Response:
@@ -187,7 +186,7 @@ async def refund_purchase(call: Call) -> Response:
     answer = await run_idempotent_async(node.db, unit)
     if not answer.replayed:
         node.metrics.ledger_transactions.labels("refund").inc()
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def _credit_response(call: Call, customer_id: str) -> Response:
@@ -226,7 +225,7 @@ async def spend_credit(call: Call) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 CUSTOMER = "/api/v1/customers/{id}"

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import Response
 
 from node.program.config import Reward
-from node.routes.endpoint import Call, Endpoint, json_response
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import (
     HistoryQuery,
     MemberRewardOut,
@@ -27,16 +27,7 @@ from node.routes.schemas import (
     VoucherUseRequest,
 )
 from node.services import rewards, vouchers
-from node.services.idempotency import Answer, run_idempotent_async
-
-
-def _answer(answer: Answer) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    if answer.encoded is not None:
-        return Response(
-            answer.encoded, answer.status_code, headers=headers, media_type="application/json"
-        )
-    return json_response(answer.body, answer.status_code, **headers)
+from node.services.idempotency import run_idempotent_async
 
 
 def _reward_fields(reward: Reward, stock_left: int | None) -> dict[str, Any]:
@@ -90,7 +81,7 @@ async def _redeem(call: Call, customer_id: str) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def redeem_reward(call: Call) -> Response:
@@ -142,7 +133,7 @@ async def use_voucher(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def _cancel(call: Call, owner: str | None) -> Response:
@@ -155,7 +146,7 @@ async def _cancel(call: Call, owner: str | None) -> Response:
         now=node.clock.now(),
         actor=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def cancel_voucher(call: Call) -> Response:

@@ -8,9 +8,8 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from node.routes.endpoint import Call, Endpoint, json_response
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.federation import NodeId
-from node.routes.operator import _answer
 from node.routes.schemas import StrictBody
 from node.services import settlement
 from node.services.idempotency import run_idempotent_async
@@ -101,7 +100,7 @@ async def send_statement(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 async def list_periods(call: Call) -> Response:
@@ -128,7 +127,7 @@ async def record_payment(call: Call) -> Response:
         now=node.clock.now(),
         recorded_by=call.principal,
     )
-    return _answer(await run_idempotent_async(node.db, unit))
+    return answer_response(await run_idempotent_async(node.db, unit))
 
 
 ENDPOINTS = [

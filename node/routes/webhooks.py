@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from node.routes.endpoint import Call, Endpoint, json_response
+from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import (
     DeliveryListOut,
     DeliveryOut,
@@ -16,16 +16,6 @@ from node.routes.schemas import (
     WebhookSecretOut,
 )
 from node.services import webhooks
-from node.services.idempotency import Answer
-
-
-def _answer(answer: Answer) -> Response:
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    if answer.encoded is not None:
-        return Response(
-            answer.encoded, answer.status_code, headers=headers, media_type="application/json"
-        )
-    return json_response(answer.body, answer.status_code, **headers)
 
 
 async def add_webhook(call: Call) -> Response:
@@ -38,7 +28,7 @@ async def add_webhook(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def list_webhooks(call: Call) -> Response:
@@ -54,7 +44,7 @@ async def disable_webhook(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def rotate_webhook_secret(call: Call) -> Response:
@@ -66,7 +56,7 @@ async def rotate_webhook_secret(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 async def list_deliveries(call: Call) -> Response:
@@ -90,7 +80,7 @@ async def retry_delivery(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
     )
-    return _answer(answer)
+    return answer_response(answer)
 
 
 WEBHOOKS = "/api/v1/webhooks"
