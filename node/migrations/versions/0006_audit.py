@@ -1,4 +1,4 @@
-"""Audit log (hash-chained) and retention policy runs.
+"""Audit log: an append-only, hash-chained record of staff access to personal data.
 
 Revision ID: 0006
 Revises: 0005
