@@ -74,7 +74,8 @@ def add_details(db: Database, customer_id: str, now: datetime) -> None:
 
 def details(db: Database, customer_id: str) -> dict[str, int]:
     queries = {
-        "order_refs": "SELECT count(*) FROM purchase WHERE customer_id = :c AND order_ref IS NOT NULL",
+        "order_refs": "SELECT count(*) FROM purchase WHERE customer_id = :c"
+        " AND order_ref IS NOT NULL",
         "lines": "SELECT count(*) FROM purchase_line l JOIN purchase p ON p.id = l.purchase_id"
         " WHERE p.customer_id = :c",
         "tier_changes": "SELECT count(*) FROM tier_change WHERE customer_id = :c",
