@@ -31,6 +31,7 @@ from node.routes import (
     operator,
     partners,
     program,
+    retention,
     rewards,
     settlement,
     system,
@@ -58,6 +59,7 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *retention.ENDPOINTS,
     ]
 
 

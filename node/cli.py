@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
+from node.cli_retention import add_retention_commands
 from node.cli_settlement import add_settlement_commands
 from node.cli_steward import add_steward_commands
 from node.clock import SystemClock
@@ -253,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_federation_commands(commands, add)
     add_steward_commands(commands, add)
     add_settlement_commands(commands, add)
+    add_retention_commands(commands, add)
     return parser
 
 

@@ -11,6 +11,8 @@ webhooks           ``webhook_interval_seconds``        fans events out and sends
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
                                                        to peers, applies their answers
+retention          ``retention_interval_seconds``      runs the retention policies
+                                                       (node.services.retention)
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -36,6 +38,7 @@ from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
 from node.services.outbox import deliver_outbox
+from node.services.retention import run_retention
 from node.services.tiers import review_tiers
 from node.services.webhook_delivery import deliver_webhooks
 
@@ -123,6 +126,18 @@ def federation_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitab
     return deliver_messages
 
 
+async def run_retention_policies(node: NodeContext) -> None:
+    await run_in_threadpool(
+        run_retention,
+        node.db,
+        node.settings,
+        clock=node.clock,
+        dry_run=False,
+        trigger="schedule",
+        actor="system",
+    )
+
+
 def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
@@ -131,6 +146,7 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
         Job("federation", settings.federation_interval_seconds, federation_job(http)),
+        Job("retention", settings.retention_interval_seconds, run_retention_policies),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 

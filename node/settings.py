@@ -80,6 +80,44 @@ class Settings(BaseModel):
     webhook_interval_seconds: int = Field(
         5, ge=0, description="How often the node sends due webhook deliveries; 0 turns it off."
     )
+    retention_interval_seconds: int = Field(
+        86_400, ge=0, description="How often the node runs the retention policies; 0 turns it off."
+    )
+    retention_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Items removed per retention transaction."
+    )
+    retention_inactive_customer_days: int = Field(
+        1095,
+        ge=0,
+        le=36_500,
+        description="Days without a transaction after which a member's personal data is "
+        "erased; 0 keeps it.",
+    )
+    retention_withdrawn_consent_days: int = Field(
+        1095, ge=0, le=36_500, description="Days a withdrawn consent record is kept; 0 keeps it."
+    )
+    retention_subject_request_days: int = Field(
+        1095,
+        ge=0,
+        le=36_500,
+        description="Days a closed data-subject request record is kept; 0 keeps it.",
+    )
+    retention_audit_log_days: int = Field(
+        1095, ge=0, le=36_500, description="Days an audit log row is kept; 0 keeps it."
+    )
+    retention_federation_message_days: int = Field(
+        180,
+        ge=0,
+        le=36_500,
+        description="Days delivered protocol messages are kept (at least 8); 0 keeps them.",
+    )
+    retention_bookkeeping_years: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description="Years after the end of the financial year of an erased member's last "
+        "transaction before its details are anonymised; 0 keeps them.",
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @field_validator("node_id")
@@ -94,6 +132,13 @@ class Settings(BaseModel):
     def _currency_shape(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Z]{3}", value):
             raise ValueError("must be a three-letter ISO 4217 code such as DKK")
+        return value
+
+    @field_validator("retention_federation_message_days")
+    @classmethod
+    def _outlives_messages(cls, value: int) -> int:
+        if 0 < value < 8:
+            raise ValueError("must be 0 (keep) or at least 8: a message lives up to 7 days")
         return value
 
     @field_validator("log_level")
