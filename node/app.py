@@ -24,12 +24,14 @@ from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
 from node.routes import (
+    audit,
     customer,
     expiring,
     federation,
     kpis,
     operator,
     partners,
+    profiles,
     program,
     rewards,
     settlement,
@@ -58,6 +60,8 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *audit.ENDPOINTS,
+        *profiles.ENDPOINTS,
     ]
 
 
