@@ -24,12 +24,14 @@ from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
 from node.routes import (
+    audit,
     customer,
     expiring,
     federation,
     kpis,
     operator,
     partners,
+    profiles,
     program,
     retention,
     rewards,
@@ -60,6 +62,8 @@ def all_endpoints() -> list[Endpoint]:
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
         *retention.ENDPOINTS,
+        *audit.ENDPOINTS,
+        *profiles.ENDPOINTS,
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_audit import add_audit_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
 from node.cli_retention import add_retention_commands
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_steward_commands(commands, add)
     add_settlement_commands(commands, add)
     add_retention_commands(commands, add)
+    add_audit_commands(commands, add)
     return parser
 
 

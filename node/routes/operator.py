@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from node.program.earning import Line
+from node.routes.audit import request_actor, request_purpose
 from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.routes.schemas import (
     BalanceOut,
@@ -20,7 +21,7 @@ from node.routes.schemas import (
     RedemptionRequest,
     TokenOut,
 )
-from node.services import customers, ledger, points, tokens
+from node.services import customers, ledger, points, profiles, tokens
 from node.services.idempotency import run_idempotent_async
 from node.services.personal_data import PersonalData
 
@@ -42,10 +43,15 @@ async def enrol_customer(call: Call) -> Response:
 
 
 async def lookup_customer(call: Call) -> Response:
-    found = await call.run(
-        customers.find_by_email, call.node.db, secrets=call.node.secrets, email=call.body.email
+    node = call.node
+    unit = profiles.lookup_unit(
+        secrets=node.secrets,
+        email=call.body.email,
+        actor=request_actor(call),
+        purpose=request_purpose(call, default=profiles.DEFAULT_PURPOSES["customer.lookup"]),
+        now=node.clock.now(),
     )
-    return json_response(LookupOut(customer_id=found))
+    return json_response(LookupOut(customer_id=await node.db.write_async(unit)))
 
 
 async def get_customer(call: Call) -> Response:
