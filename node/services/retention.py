@@ -37,6 +37,7 @@ from node.db import Database
 from node.errors import NotFound, ValidationFailed
 from node.ids import new_id
 from node.progress import Progress
+from node.services import audit
 from node.services import retention_categories as builtin
 from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.settings import Settings
@@ -459,4 +460,4 @@ def run_json(run: RetentionRun) -> dict[str, Any]:
 #                apply=consent.retention_apply_txn)
 # lead: register(SUBJECT_REQUESTS, due=subject_requests.retention_due_txn,
 #                apply=subject_requests.retention_apply_txn)
-# lead: register(AUDIT_LOG, due=audit.retention_due_txn, apply=audit.retention_apply_txn)
+register(AUDIT_LOG, due=audit.retention_due_txn, apply=audit.retention_apply_txn)
