@@ -57,7 +57,7 @@ def test_policies_list_every_category(operator: Operator, clock: ManualClock) ->
     assert items["inactive_customers"]["action"] == "anonymise"
     assert items["inactive_customers"]["duration"] == 1095
     assert items["bookkeeping_details"]["cutoff"] == "2021-01-01T00:00:00Z"
-    assert items["audit_log"]["available"] is False
+    assert items["audit_log"]["available"] is True
 
 
 def test_a_run_over_the_api_is_idempotent_and_recorded(
