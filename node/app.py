@@ -33,6 +33,7 @@ from node.routes import (
     program,
     rewards,
     settlement,
+    subject_requests,
     system,
     webhooks,
 )
@@ -58,6 +59,7 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *subject_requests.ENDPOINTS,
     ]
 
 
