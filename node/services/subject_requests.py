@@ -314,8 +314,9 @@ def verify_unit(
     """Staff verify the requester's identity with a method from :data:`STAFF_METHODS`."""
     if method in SECOND_IDENTIFIER_METHODS:
         raise ValidationFailed(
-            "an unverified second identifier (email, phone, member number or name) cannot "
-            "verify identity; use in_person_document or customer_token_confirmation",
+            "an unverified second identifier cannot verify identity (matching an email, "
+            "phone, member number or name proves nothing); use in_person_document or "
+            "customer_token_confirmation",
             field="method",
         )
     if method not in STAFF_METHODS:
