@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
+from node.cli_requests import add_requests_commands
 from node.cli_settlement import add_settlement_commands
 from node.clock import SystemClock
 from node.db import Database
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_program_commands(commands, add)
     add_federation_commands(commands, add)
     add_settlement_commands(commands, add)
+    add_requests_commands(commands, add)
     return parser
 
 
