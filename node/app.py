@@ -36,6 +36,7 @@ from node.routes import (
     retention,
     rewards,
     settlement,
+    subject_requests,
     system,
     webhooks,
 )
@@ -64,6 +65,7 @@ def all_endpoints() -> list[Endpoint]:
         *retention.ENDPOINTS,
         *audit.ENDPOINTS,
         *profiles.ENDPOINTS,
+        *subject_requests.ENDPOINTS,
     ]
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,13 @@ class Settings(BaseModel):
         "transaction before its details are anonymised; 0 keeps them.",
     )
     log_level: str = Field("INFO", description="Python logging level name.")
+    financial_year_end: str = Field(
+        "12-31",
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="Last day (MM-DD) of the financial year; bookkeeping records of an "
+        "erased member are kept until five years after the end of the year of their last "
+        "transaction.",
+    )
 
     @field_validator("node_id")
     @classmethod
@@ -147,6 +155,16 @@ class Settings(BaseModel):
         value = value.upper()
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("financial_year_end")
+    @classmethod
+    def _real_day(cls, value: str) -> str:
+        month, day = (int(part) for part in value.split("-"))
+        try:
+            date(2001, month, day)  # not a leap year: 02-29 would not exist every year
+        except ValueError:
+            raise ValueError("must be a day every year has, e.g. 12-31 or 06-30") from None
         return value
 
     @property

@@ -1,0 +1,183 @@
+"""What approving a data-subject request does, one effect per request type.
+
+:data:`REQUEST_EFFECTS` maps a request type to its effect. The workflow
+(node.services.subject_requests) calls it inside the approval's transaction
+as ``effect(session=, node=, request=, now=)`` and records the returned
+:class:`EffectOutcome` on the request (no personal data in it) before the
+request moves to ``done``. Other parts of the privacy engine replace or
+extend entries here at merge time (the lines marked ``# lead:``).
+
+The requester's own words and new values travel sealed with the member's
+data key (:func:`seal_payload`), never in plain text; the workflow deletes
+the sealed payload once the request is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlmodel import Session
+
+from node.errors import Conflict, NotFound
+from node.secrets import NodeSecrets
+from node.services import personal_data as pd
+from node.settings import Settings
+from node.store import customers as customer_store
+from node.store import subject_requests as store
+
+NONCE_BYTES = 12
+
+
+class RequestDeps(Protocol):
+    """What effects need from the node (NodeContext fits)."""
+
+    @property
+    def secrets(self) -> NodeSecrets: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """A request as the effects see it (one row of ``subject_request``)."""
+
+    id: int
+    public_id: str
+    customer_id: str
+    type: str
+    state: str
+    sealed_payload: bytes | None
+
+
+@dataclass(frozen=True)
+class EffectOutcome:
+    """What the effect did, for the request's record and the member's answer."""
+
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = Callable[..., EffectOutcome]
+
+
+def _aad(customer_id: str) -> bytes:
+    return f"subject-request:{customer_id}".encode()
+
+
+def data_key_txn(*, session: Session, secrets: NodeSecrets, customer_id: str) -> bytes:
+    wrapped = store.wrapped_key(session=session, customer_id=customer_id)
+    if wrapped is None:
+        raise NotFound("no personal data held for this customer", field="customer_id")
+    return pd.unwrap_data_key(secrets, customer_id, wrapped)
+
+
+def seal_payload(data_key: bytes, customer_id: str, payload: dict[str, Any]) -> bytes:
+    plaintext = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, _aad(customer_id))
+
+
+def unseal_payload(data_key: bytes, customer_id: str, sealed: bytes) -> dict[str, Any]:
+    plaintext = AESGCM(data_key).decrypt(
+        sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(customer_id)
+    )
+    found: dict[str, Any] = json.loads(plaintext)
+    return found
+
+
+def access_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    """Access and portability: the export becomes downloadable.
+
+    The zip is built when downloaded and never stored, so no second copy of
+    the personal data sits in the database.
+    """
+    del session, node, now
+    return EffectOutcome(
+        "the export can be downloaded", {"export": "available", "request": request.public_id}
+    )
+
+
+def rectification_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    """Apply the sealed new values to the member's sealed profile."""
+    # lead: switch to profiles.rectify_profile_txn and send the rectification notice
+    if request.sealed_payload is None:
+        raise Conflict("this request carries no new values", code="nothing_to_rectify")
+    data_key = data_key_txn(session=session, secrets=node.secrets, customer_id=request.customer_id)
+    changes = unseal_payload(data_key, request.customer_id, request.sealed_payload).get(
+        "changes", {}
+    )
+    found = customer_store.sealed_profile(session=session, customer_id=request.customer_id)
+    if found is None:
+        raise NotFound("no personal data held for this customer", field="customer_id")
+    current = pd.unseal(data_key, request.customer_id, found[1])
+    merged = pd.PersonalData.model_validate({**current.model_dump(mode="json"), **changes})
+    digest = pd.email_digest(node.secrets, merged.email) if merged.email else None
+    if digest is not None:
+        holder = customer_store.customer_id_by_email_digest(session=session, digest=digest)
+        if holder is not None and holder != request.customer_id:
+            raise Conflict("another member is enrolled with this email", field="email")
+    store.replace_profile(
+        session=session,
+        customer_id=request.customer_id,
+        sealed=pd.seal(data_key, request.customer_id, merged),
+        email_digest=digest,
+        now=now,
+    )
+    return EffectOutcome("the profile was corrected", {"fields_changed": sorted(changes)})
+
+
+def restriction_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    """Restrict processing (Art. 18)."""
+    # lead: call consent.set_restriction_txn(restricted=True) and send the restriction notice
+    del session, node, now, request
+    return EffectOutcome("processing is restricted", {"restricted": True})
+
+
+def restriction_lift_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    """Lift a restriction of processing."""
+    # lead: call consent.set_restriction_txn(restricted=False)
+    del session, node, now, request
+    return EffectOutcome("the restriction of processing is lifted", {"restricted": False})
+
+
+def objection_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    """Objection to direct marketing (Art. 21(2)): marketing stops."""
+    # lead: call consent.record_consent_txn(MARKETING, granted=False)
+    del session, node, now, request
+    return EffectOutcome("no more marketing", {"marketing": "withdrawn"})
+
+
+def _erasure_effect(
+    *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
+) -> EffectOutcome:
+    from node.services.erasure_requests import erasure_effect
+
+    return erasure_effect(session=session, node=node, request=request, now=now)
+
+
+REQUEST_EFFECTS: dict[str, Effect] = {
+    "access": access_effect,
+    "portability": access_effect,
+    "rectification": rectification_effect,
+    "erasure": _erasure_effect,
+    "restriction": restriction_effect,
+    "restriction_lift": restriction_lift_effect,
+    "objection": objection_effect,
+}
