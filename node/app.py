@@ -24,6 +24,7 @@ from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
 from node.routes import (
+    consent,
     customer,
     expiring,
     federation,
@@ -58,6 +59,7 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *consent.ENDPOINTS,
     ]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
+import node.store.consent_models  # noqa: F401
 import node.store.federation_models  # noqa: F401
 import node.store.models  # noqa: F401
 import node.store.program_models  # noqa: F401
