@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_consent import add_consent_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
 from node.cli_settlement import add_settlement_commands
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_program_commands(commands, add)
     add_federation_commands(commands, add)
     add_settlement_commands(commands, add)
+    add_consent_commands(commands, add)
     return parser
 
 

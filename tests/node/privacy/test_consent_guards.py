@@ -78,9 +78,7 @@ def test_a_link_code_needs_the_consent(consortium: Consortium) -> None:
     bookshop = consortium["bookshop"]
     bo = bookshop.enrol(partner_transfers=False)
     before = rows(bookshop)
-    assert_consent_required(
-        as_member(bookshop, bo, "/api/v1/me/link-codes", {"partner": "cafe"})
-    )
+    assert_consent_required(as_member(bookshop, bo, "/api/v1/me/link-codes", {"partner": "cafe"}))
     assert rows(bookshop) == before
 
 
@@ -128,11 +126,15 @@ def test_a_transfer_needs_the_consent_and_a_withdrawal_counts_at_once(
 ) -> None:
     cafe = consortium["cafe"]
     ann_cafe, _ = linked_pair(consortium)
-    moved = as_member(cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120})
+    moved = as_member(
+        cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120}
+    )
     assert moved.status_code == 202
     set_consent(cafe, ann_cafe, False)
     before, balance = rows(cafe), cafe.balance(ann_cafe)
-    again = as_member(cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120})
+    again = as_member(
+        cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120}
+    )
     assert_consent_required(again)
     by_till = cafe.client.post(
         f"/api/v1/customers/{ann_cafe}/transfers",
@@ -143,7 +145,9 @@ def test_a_transfer_needs_the_consent_and_a_withdrawal_counts_at_once(
     assert rows(cafe) == before and cafe.balance(ann_cafe) == balance
     # Granting again lets the member move points again.
     set_consent(cafe, ann_cafe, True)
-    third = as_member(cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120})
+    third = as_member(
+        cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120}
+    )
     assert third.status_code == 202
 
 
@@ -152,7 +156,9 @@ def test_an_incoming_transfer_is_refused_and_the_sender_refunds(consortium: Cons
     ann_cafe, ann_books = linked_pair(consortium)
     set_consent(bookshop, ann_books, False)
     before = rows(bookshop)
-    moved = as_member(cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120})
+    moved = as_member(
+        cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120}
+    )
     assert moved.status_code == 202 and cafe.balance(ann_cafe) == 1000 - 120
     consortium.settle()
     [transfer] = my_transfers(cafe, ann_cafe)
@@ -195,7 +201,9 @@ def test_restriction_stops_transfers_but_not_earning(consortium: Consortium) -> 
             now=consortium.clock.now(),
         )
     before = rows(cafe)
-    moved = as_member(cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120})
+    moved = as_member(
+        cafe, ann_cafe, "/api/v1/me/transfers", {"partner": "bookshop", "points": 120}
+    )
     assert moved.status_code == 403
     assert moved.json()["error"]["code"] == "processing_restricted"
     assert rows(cafe) == before
@@ -258,7 +266,5 @@ def test_the_charity_refuses_a_named_gift_from_a_member_who_withdrew_there(
     assert as_member(cafe, ann_cafe, "/api/v1/me/donations", named).status_code == 202
     consortium.settle()
     found = cafe.client.get("/api/v1/me/donations", headers=cafe.token(ann_cafe)).json()
-    assert [(d["status"], d["reason"]) for d in found["items"]] == [
-        ("rejected", "consent_missing")
-    ]
+    assert [(d["status"], d["reason"]) for d in found["items"]] == [("rejected", "consent_missing")]
     assert cafe.balance(ann_cafe) == 1000 and rows(charity) == before
