@@ -158,8 +158,9 @@ async def _link_members(
         async with gate:
             ops_c = {"Authorization": f"Bearer {cafe.token}"}
             ops_b = {"Authorization": f"Bearer {books.token}"}
-            at_cafe = str((await post(c, "/api/v1/customers", {}, ops_c))["id"])
-            at_books = str((await post(b, "/api/v1/customers", {}, ops_b))["id"])
+            member = {"consents": {"partner_transfers": True}}
+            at_cafe = str((await post(c, "/api/v1/customers", member, ops_c))["id"])
+            at_books = str((await post(b, "/api/v1/customers", member, ops_b))["id"])
             await post(c, f"/api/v1/customers/{at_cafe}/purchases", {"amount": FUNDING}, ops_c)
             me_b = await post(b, f"/api/v1/customers/{at_books}/tokens", None, ops_b)
             code = await post(

@@ -25,6 +25,7 @@ from node.migrate import check_schema
 from node.openapi import build_openapi
 from node.routes import (
     audit,
+    consent,
     customer,
     expiring,
     federation,
@@ -66,6 +67,7 @@ def all_endpoints() -> list[Endpoint]:
         *audit.ENDPOINTS,
         *profiles.ENDPOINTS,
         *subject_requests.ENDPOINTS,
+        *consent.ENDPOINTS,
     ]
 
 

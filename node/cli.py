@@ -15,6 +15,7 @@ import tomli_w
 from sqlalchemy.exc import OperationalError
 
 from node.cli_audit import add_audit_commands
+from node.cli_consent import add_consent_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_program import add_program_commands
 from node.cli_requests import add_requests_commands
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_retention_commands(commands, add)
     add_audit_commands(commands, add)
     add_requests_commands(commands, add)
+    add_consent_commands(commands, add)
     return parser
 
 

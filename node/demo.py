@@ -240,6 +240,14 @@ def link_ada(cafe: DemoNode, bookshop: DemoNode) -> tuple[str, str]:
     marker = cafe.directory / LINKED_FILE
     if marker.exists():
         return at_cafe, at_bookshop
+    for node, customer in ((cafe, at_cafe), (bookshop, at_bookshop)):
+        # Linking and moving points need Ada's consent to partner transfers at both.
+        httpx.put(
+            f"{node.url}/api/v1/me/consents/partner_transfers",
+            json={"granted": True},
+            headers={**token(node, customer), "Idempotency-Key": f"demo-consent-{node.node_id}"},
+            timeout=10,
+        ).raise_for_status()
     code = httpx.post(
         f"{bookshop.url}/api/v1/me/link-codes",
         json={"partner": "cafe"},

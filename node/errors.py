@@ -9,6 +9,8 @@
     │   └── UnsupportedMediaType (415)
     ├── Unauthenticated (401)         no or bad credentials
     ├── Forbidden (403)
+    │   ├── ConsentRequired           the member has not granted the purpose
+    │   └── ProcessingRestricted      processing is restricted (GDPR Art. 18)
     ├── NotFound (404)
     ├── Conflict (409)
     │   ├── IdempotencyConflict       same key, different request
@@ -98,3 +100,15 @@ class InsufficientPoints(Conflict):
 
 class LedgerInvariantError(KonsortError):
     code = "ledger_invariant_violated"
+
+
+class ConsentRequired(Forbidden):
+    """The member has not granted (or has withdrawn) the purpose; ``field`` names it."""
+
+    code = "consent_required"
+
+
+class ProcessingRestricted(Forbidden):
+    """Processing of the member's data is restricted (GDPR Art. 18); ``field`` names the purpose."""
+
+    code = "processing_restricted"

@@ -318,7 +318,7 @@ ENDPOINTS = [
         response=TransferStartedOut,
         status=202,
         idempotent=True,
-        errors=(404, 409, 422, 503),
+        errors=(403, 404, 409, 422, 503),
     ),
     Endpoint(
         "GET",
@@ -358,7 +358,7 @@ ENDPOINTS = [
         body=LinkCodeRequest,
         response=LinkCodeOut,
         status=201,
-        errors=(404, 422, 503),
+        errors=(403, 404, 422, 503),
     ),
     Endpoint(
         "POST",
@@ -371,7 +371,7 @@ ENDPOINTS = [
         response=LinkOut,
         status=202,
         idempotent=True,
-        errors=(404, 409, 422, 503),
+        errors=(403, 404, 409, 422, 503),
     ),
     Endpoint(
         "GET",
@@ -405,7 +405,7 @@ ENDPOINTS = [
         response=TransferStartedOut,
         status=202,
         idempotent=True,
-        errors=(404, 409, 422, 503),
+        errors=(403, 404, 409, 422, 503),
     ),
     Endpoint(
         "GET",

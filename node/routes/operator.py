@@ -32,11 +32,13 @@ async def enrol_customer(call: Call) -> Response:
         node.db,
         customers.enrolment_unit(
             secrets=node.secrets,
-            personal=PersonalData(**call.body.model_dump(exclude={"referred_by"})),
+            personal=PersonalData(**call.body.model_dump(exclude={"referred_by", "consents"})),
             idempotency_key=call.idempotency_key(),
             now=node.clock.now(),
             settings=node.settings,
             referred_by=call.body.referred_by,
+            consents=call.body.consents,
+            actor=call.principal,
         ),
     )
     return answer_response(answer)

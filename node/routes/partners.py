@@ -261,7 +261,7 @@ ENDPOINTS = [
         response=RedemptionStartedOut,
         status=202,
         idempotent=True,
-        errors=(404, 409, 422, 502, 503),
+        errors=(403, 404, 409, 422, 502, 503),
     ),
     Endpoint(
         "GET",
@@ -284,7 +284,7 @@ ENDPOINTS = [
         response=DonationStartedOut,
         status=202,
         idempotent=True,
-        errors=(404, 409, 422, 503),
+        errors=(403, 404, 409, 422, 503),
     ),
     Endpoint(
         "GET",

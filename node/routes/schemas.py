@@ -39,6 +39,13 @@ class EnrolRequest(PersonalData):
     referred_by: Annotated[str, Field(min_length=1, max_length=40)] | None = Field(
         default=None, description="The id of the member who referred this one."
     )
+    consents: (
+        dict[Annotated[str, Field(max_length=40)], Annotated[bool, Field(strict=True)]] | None
+    ) = Field(
+        default=None,
+        description='Consent answers given at enrolment, e.g. {"marketing": true}.',
+        max_length=50,
+    )
 
 
 class LookupRequest(StrictBody):

@@ -13,7 +13,7 @@ from node.db import Database
 from node.errors import Conflict, NotFound
 from node.ids import new_id
 from node.secrets import NodeSecrets
-from node.services import bonuses, events, ledger
+from node.services import bonuses, consent, events, ledger
 from node.services import personal_data as pd
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
 from node.services.program import program_at_txn
@@ -71,15 +71,26 @@ def enrolment_unit(
     now: datetime,
     settings: Settings | None = None,
     referred_by: str | None = None,
+    consents: dict[str, bool] | None = None,
+    actor: str | None = None,
 ) -> Unit:
     """Enrol, then the program's part: referral, birthday index, enrolment bonus, event.
 
     The stored answer holds no personal data. Without ``settings`` (tests of
-    the bare core) the program's part is skipped.
+    the bare core) the program's part is skipped. ``consents`` are the
+    member's consent answers, recorded with channel ``enrolment``.
     """
 
     def work(session: Session) -> Answer:
         enrolled = enrol_customer_txn(session=session, secrets=secrets, personal=personal, now=now)
+        if consents:
+            consent.record_enrolment_consents_txn(
+                session=session,
+                customer_id=enrolled.id,
+                consents=consents,
+                actor=actor or "operator",
+                now=now,
+            )
         if settings is not None:
             _enrol_in_program_txn(
                 session=session,
@@ -96,6 +107,8 @@ def enrolment_unit(
     request: dict[str, Any] = {"personal": pd.keyed_digest(secrets, personal)}
     if referred_by is not None:
         request["referred_by"] = referred_by
+    if consents:
+        request["consents"] = consents
     return idempotent_unit(
         key=idempotency_key,
         operation="enrol",

@@ -31,7 +31,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, NotFound, ValidationFailed
 from node.ids import new_id
-from node.services import ledger, outbox
+from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
 from node.services.escrow import refund_escrow_txn, release_escrow_txn
 from node.services.federation import Federation
@@ -92,6 +92,10 @@ def donation_unit(
             raise ValidationFailed("too many points for one donation", field="points") from None
         link = store.link_for_customer(session=session, customer_id=customer_id, partner=charity)
         named = not anonymous and link is not None and link.status == "active"
+        if named:  # the charity learns the member's pseudonym: a partner transfer
+            consent.require_consent_txn(
+                session=session, customer_id=customer_id, purpose=consent.PARTNER_TRANSFERS
+            )
         body = DonationRequest(
             subject=link.partner_subject if named and link is not None else None,
             sender_points=points,
@@ -274,6 +278,10 @@ def handle_donation_request(session: Session, ctx: InboxContext, message: Messag
         )
         if link is None or link.status != "active":
             return reject(message, "unknown_subject")
+        if not consent.has_consent_txn(
+            session=session, customer_id=link.customer_id, purpose=consent.PARTNER_TRANSFERS
+        ):
+            return reject(message, "consent_missing")
         donor = link.customer_id
     ref = f"{message.issuer}:{message.message_id}"
     receipt_id = new_id("rcpt")

@@ -24,12 +24,13 @@ from sqlmodel import Session
 from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, NotFound, ValidationFailed
-from node.services import outbox
+from node.services import consent, outbox
 from node.services.customers import require_active_txn
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit
 from node.services.inbox import InboxContext
+from node.store import consent as consent_store
 from node.store import federation as store
 from protocol import Answer, LinkRequest, LinkRevoke, Message, accept, reject
 
@@ -64,6 +65,9 @@ def create_link_code(
 
     def unit(session: Session) -> None:
         require_active_txn(session=session, customer_id=customer_id)
+        consent.require_consent_txn(
+            session=session, customer_id=customer_id, purpose=consent.PARTNER_TRANSFERS
+        )
         _partner_txn(session, fed, partner)
         store.insert_link_code(
             session=session,
@@ -96,6 +100,9 @@ def request_link_unit(
 
     def work(session: Session) -> ApiAnswer:
         require_active_txn(session=session, customer_id=customer_id)
+        consent.require_consent_txn(
+            session=session, customer_id=customer_id, purpose=consent.PARTNER_TRANSFERS
+        )
         _partner_txn(session, fed, partner)
         existing = store.link_for_customer(
             session=session, customer_id=customer_id, partner=partner
@@ -174,6 +181,17 @@ def handle_link_request(session: Session, ctx: InboxContext, message: Message) -
     """At the code's issuer: link if the code is good and the subject is ours."""
     body = message.body
     assert isinstance(body, LinkRequest)
+    holder = consent_store.link_code_holder(
+        session=session, code_digest=_digest(body.link_code), partner=message.issuer, now=ctx.now
+    )
+    if (
+        holder is not None
+        and ctx.federation.pseudonym(holder, message.issuer) == body.subject
+        and not consent.has_consent_txn(
+            session=session, customer_id=holder, purpose=consent.PARTNER_TRANSFERS
+        )
+    ):
+        return reject(message, "consent_missing")  # the code stays unused
     customer_id = store.use_link_code(
         session=session, code_digest=_digest(body.link_code), partner=message.issuer, now=ctx.now
     )

@@ -43,7 +43,7 @@ from node.db import Database
 from node.errors import Conflict, KonsortError, NotFound, ValidationFailed
 from node.ids import new_id
 from node.program.config import Reward
-from node.services import ledger, outbox, rewards
+from node.services import consent, ledger, outbox, rewards
 from node.services.customers import require_active_txn
 from node.services.escrow import refund_escrow_txn, release_escrow_txn
 from node.services.events import record_event_txn
@@ -255,6 +255,9 @@ def redemption_unit(
 
     def work(session: Session) -> ApiAnswer:
         require_active_txn(session=session, customer_id=customer_id)
+        consent.require_consent_txn(
+            session=session, customer_id=customer_id, purpose=consent.PARTNER_TRANSFERS
+        )
         manifest, peer, me = _business_partner_txn(session, fed, partner)
         link = store.link_for_customer(session=session, customer_id=customer_id, partner=partner)
         if link is None or link.status != "active":
@@ -460,6 +463,10 @@ def handle_redemption_request(session: Session, ctx: InboxContext, message: Mess
         require_active_txn(session=session, customer_id=link.customer_id)
     except NotFound:
         return reject(message, "unknown_subject")
+    if not consent.has_consent_txn(
+        session=session, customer_id=link.customer_id, purpose=consent.PARTNER_TRANSFERS
+    ):
+        return reject(message, "consent_missing")
     if body.manifest_version != manifest.version:
         return reject(message, "manifest_mismatch")
     sender, me = manifest.member(message.issuer), manifest.member(fed.node_id)

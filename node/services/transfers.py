@@ -29,7 +29,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, ValidationFailed
 from node.ids import new_id
-from node.services import ledger, outbox
+from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
@@ -92,6 +92,9 @@ def start_transfer_unit(
 
     def work(session: Session) -> ApiAnswer:
         require_active_txn(session=session, customer_id=customer_id)
+        consent.require_consent_txn(
+            session=session, customer_id=customer_id, purpose=consent.PARTNER_TRANSFERS
+        )
         manifest = fed.require_manifest_txn(session=session)
         if partner == fed.node_id:
             raise ValidationFailed("points move to another node, not this one", field="partner")
@@ -292,6 +295,10 @@ def _credit_incoming_txn(
     link = store.link_by_subject(session=session, partner=message.issuer, our_subject=item.subject)
     if link is None or link.status != "active":
         return "unknown_subject"
+    if not consent.has_consent_txn(
+        session=session, customer_id=link.customer_id, purpose=consent.PARTNER_TRANSFERS
+    ):
+        return "consent_missing"
     if manifest_version != manifest.version:
         return "manifest_mismatch"
     sender, me = manifest.member(message.issuer), manifest.member(fed.node_id)

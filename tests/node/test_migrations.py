@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 import node.store.audit_models  # noqa: F401
+import node.store.consent_models  # noqa: F401
 import node.store.federation_models  # noqa: F401
 import node.store.models  # noqa: F401
 import node.store.program_models  # noqa: F401

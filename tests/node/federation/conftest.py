@@ -71,10 +71,11 @@ class Node:
     def operator(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
-    def enrol(self) -> str:
+    def enrol(self, *, partner_transfers: bool = True) -> str:
+        """A member; by default one who consents to partner transfers."""
         response = self.client.post(
             "/api/v1/customers",
-            json={},
+            json={"consents": {"partner_transfers": True}} if partner_transfers else {},
             headers={**self.operator(), "Idempotency-Key": str(uuid.uuid4())},
         )
         assert response.status_code == 201, response.text

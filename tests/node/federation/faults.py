@@ -318,7 +318,8 @@ def enrol_people(till: Till, record: Record, count: int, *, funding: int) -> lis
     for _ in range(count):
         accounts, tokens = {}, {}
         for node_id in till.nodes:
-            enrolled = till.call(node_id, "POST", "/api/v1/customers", json_body={},
+            enrolled = till.call(node_id, "POST", "/api/v1/customers",
+                                 json_body={"consents": {"partner_transfers": True}},
                                  key=str(uuid.uuid4()))  # fmt: skip
             customer = str(till.expect(201, enrolled)["id"])
             minted = till.call(node_id, "POST", f"/api/v1/customers/{customer}/tokens")
