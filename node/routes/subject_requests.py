@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from node.routes.audit import request_purpose
 from node.routes.endpoint import Call, Endpoint, answer_response, json_response
 from node.services import access_export
 from node.services import subject_requests as requests
@@ -131,6 +132,8 @@ async def confirm_my_request(call: Call) -> Response:
 
 async def _export(call: Call, customer_id: str | None) -> Response:
     node = call.node
+    staff = None if customer_id is not None else call.principal
+    purpose = request_purpose(call, default="subject_request")
     found = await call.run(
         access_export.build_export,
         node.db,
@@ -139,6 +142,8 @@ async def _export(call: Call, customer_id: str | None) -> Response:
         request_id=call.path("id"),
         now=node.clock.now(),
         customer_id=customer_id,
+        staff=staff,
+        purpose=purpose,
     )
     return Response(
         found.content,

@@ -28,6 +28,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, NotFound
 from node.secrets import NodeSecrets
+from node.services import audit, consent
 from node.services import personal_data as pd
 from node.services.subject_requests import export_available, request_view
 from node.store import access_export as rows_store
@@ -112,6 +113,22 @@ def request_rows(
     return views
 
 
+def consent_rows(
+    *, session: Session, secrets: NodeSecrets, customer_id: str
+) -> list[dict[str, Any]]:
+    """Every consent record with the wording the member saw."""
+    del secrets
+    return consent.consent_export_rows_txn(session=session, customer_id=customer_id)
+
+
+def staff_lookup_rows(
+    *, session: Session, secrets: NodeSecrets, customer_id: str
+) -> list[dict[str, Any]]:
+    """When staff looked at, changed or exported the member's data, and why (Pankki S)."""
+    del secrets
+    return audit.staff_lookups_txn(session=session, customer_id=customer_id)
+
+
 EXPORT_SECTIONS: list[ExportSection] = [
     ExportSection("profile", profile_rows),
     ExportSection("account", _plain(rows_store.account)),
@@ -122,7 +139,8 @@ EXPORT_SECTIONS: list[ExportSection] = [
     ExportSection("links", _plain(rows_store.links)),
     ExportSection("partners_that_received_anything", partner_rows),
     ExportSection("requests", request_rows),
-    # lead: append ExportSection("consents", ...) and ExportSection("staff_lookups", ...)
+    ExportSection("consents", consent_rows),
+    ExportSection("staff_lookups", staff_lookup_rows),
 ]
 
 
@@ -178,12 +196,16 @@ def build_export(
     request_id: str,
     now: datetime,
     customer_id: str | None = None,
+    staff: str | None = None,
+    purpose: str = "subject_request",
 ) -> ExportFile:
     """The zip for an approved access or portability request.
 
     ``customer_id`` limits it to that member's own requests (the customer API).
+    ``staff`` names the staff member downloading it: the download is then a staff
+    access to personal data and goes to the audit log, in the same transaction.
     """
-    with db.read() as session:
+    with db.transaction() if staff is not None else db.read() as session:
         row = request_store.request_by_public_id(session=session, public_id=request_id)
         if row is None or (customer_id is not None and row["customer_id"] != customer_id):
             raise NotFound("no such request", field="id")
@@ -193,7 +215,16 @@ def build_export(
                 "portability request",
                 code="export_not_available",
             )
-        # lead: audit.record_lookup_txn(...) when staff download it
+        if staff is not None:
+            audit.record_txn(
+                session=session,
+                actor=staff,
+                action="export.download",
+                customer_id=row["customer_id"],
+                purpose=purpose,
+                now=now,
+                detail={"request": request_id},
+            )
         sections = collect_sections_txn(
             session=session, secrets=secrets, customer_id=row["customer_id"]
         )

@@ -22,7 +22,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
-from node.services import erasure, ledger
+from node.services import audit, erasure, ledger
 from node.services.request_effects import EffectOutcome, RequestDeps, RequestRecord
 from node.store import ledger as ledger_store
 from node.store import subject_requests as store
@@ -72,6 +72,15 @@ def erasure_effect(
                 actor="system",
             )
     shredded = erasure.shred_personal_data_txn(session=session, customer_id=customer_id, now=now)
+    audit.record_txn(
+        session=session,
+        actor=request.actor,
+        action="erasure.execute",
+        customer_id=customer_id,
+        purpose="erasure",
+        now=now,
+        detail={"request": request.public_id, "tables": sorted(shredded.deleted)},
+    )
     # lead: partner_notices.notify_partners_txn(session=session, customer_id=customer_id,
     #       kind="erasure", now=now)  (revokes the member's links and notifies partners)
     last = store.last_transaction_at(session=session, customer_id=customer_id)

@@ -26,12 +26,15 @@ from sqlmodel import Session
 
 from node.errors import Conflict, NotFound
 from node.secrets import NodeSecrets
+from node.services import audit, consent, profiles
 from node.services import personal_data as pd
 from node.settings import Settings
-from node.store import customers as customer_store
 from node.store import subject_requests as store
 
 NONCE_BYTES = 12
+
+#: The consents an objection to direct marketing withdraws (Art. 21(3)).
+OBJECTION_WITHDRAWS = (consent.MARKETING, consent.PERSONALISED_OFFERS, consent.PROFILING)
 
 
 class RequestDeps(Protocol):
@@ -54,6 +57,12 @@ class RequestRecord:
     type: str
     state: str
     sealed_payload: bytes | None
+    #: Who approved it (recorded in the audit log by effects that touch personal data).
+    decided_by: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.decided_by or "system"
 
 
 @dataclass(frozen=True)
@@ -109,40 +118,45 @@ def access_effect(
 def rectification_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
-    """Apply the sealed new values to the member's sealed profile."""
-    # lead: switch to profiles.rectify_profile_txn and send the rectification notice
+    """Apply the sealed new values through the profile service, audited as a change."""
     if request.sealed_payload is None:
         raise Conflict("this request carries no new values", code="nothing_to_rectify")
     data_key = data_key_txn(session=session, secrets=node.secrets, customer_id=request.customer_id)
     changes = unseal_payload(data_key, request.customer_id, request.sealed_payload).get(
         "changes", {}
     )
-    found = customer_store.sealed_profile(session=session, customer_id=request.customer_id)
-    if found is None:
-        raise NotFound("no personal data held for this customer", field="customer_id")
-    current = pd.unseal(data_key, request.customer_id, found[1])
-    merged = pd.PersonalData.model_validate({**current.model_dump(mode="json"), **changes})
-    digest = pd.email_digest(node.secrets, merged.email) if merged.email else None
-    if digest is not None:
-        holder = customer_store.customer_id_by_email_digest(session=session, digest=digest)
-        if holder is not None and holder != request.customer_id:
-            raise Conflict("another member is enrolled with this email", field="email")
-    store.replace_profile(
+    changed = profiles.rectify_profile_txn(
         session=session,
+        secrets=node.secrets,
         customer_id=request.customer_id,
-        sealed=pd.seal(data_key, request.customer_id, merged),
-        email_digest=digest,
+        changes=pd.PersonalData.model_validate(changes),
         now=now,
     )
-    return EffectOutcome("the profile was corrected", {"fields_changed": sorted(changes)})
+    audit.record_txn(
+        session=session,
+        actor=request.actor,
+        action="profile.change",
+        customer_id=request.customer_id,
+        purpose="rectification",
+        now=now,
+        detail={"fields": changed, "request": request.public_id},
+    )
+    return EffectOutcome("the profile was corrected", {"fields_changed": changed})
 
 
 def restriction_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
-    """Restrict processing (Art. 18)."""
-    # lead: call consent.set_restriction_txn(restricted=True) and send the restriction notice
-    del session, node, now, request
+    """Restrict processing (Art. 18): the consent guard refuses every consent purpose."""
+    del node
+    consent.set_restriction_txn(
+        session=session,
+        customer_id=request.customer_id,
+        restricted=True,
+        reason=request.public_id,
+        actor=request.actor,
+        now=now,
+    )
     return EffectOutcome("processing is restricted", {"restricted": True})
 
 
@@ -150,18 +164,37 @@ def restriction_lift_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
     """Lift a restriction of processing."""
-    # lead: call consent.set_restriction_txn(restricted=False)
-    del session, node, now, request
+    del node
+    consent.set_restriction_txn(
+        session=session,
+        customer_id=request.customer_id,
+        restricted=False,
+        reason=request.public_id,
+        actor=request.actor,
+        now=now,
+    )
     return EffectOutcome("the restriction of processing is lifted", {"restricted": False})
 
 
 def objection_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
-    """Objection to direct marketing (Art. 21(2)): marketing stops."""
-    # lead: call consent.record_consent_txn(MARKETING, granted=False)
-    del session, node, now, request
-    return EffectOutcome("no more marketing", {"marketing": "withdrawn"})
+    """Objection to direct marketing (Art. 21(2)-(3)): marketing stops, and so do the
+    personalised offers and the profiling that serve it."""
+    del node
+    for purpose in OBJECTION_WITHDRAWS:
+        consent.record_consent_txn(
+            session=session,
+            customer_id=request.customer_id,
+            purpose=purpose,
+            granted=False,
+            channel="operator_api",
+            actor=request.actor,
+            now=now,
+        )
+    return EffectOutcome(
+        "no more marketing", {purpose: "withdrawn" for purpose in OBJECTION_WITHDRAWS}
+    )
 
 
 def _erasure_effect(

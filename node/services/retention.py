@@ -15,9 +15,10 @@ most one batch of work. Every run is recorded in ``retention_run`` (who, when,
 how many per category, the error if it stopped). Applying is idempotent, so a
 repeated run, or runs in two processes at once, remove each item once.
 
-Categories whose functions live in other parts register themselves with
-:func:`register` (see the ``# lead:`` markers at the bottom); until then they
-are listed as ``unavailable`` and skipped.
+Categories whose functions live in other parts (consent records, request
+records, the audit log) are given them with :func:`register` at the bottom of
+this module; a declared category without functions is listed as
+``unavailable`` and skipped.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from node.db import Database
 from node.errors import NotFound, ValidationFailed
 from node.ids import new_id
 from node.progress import Progress
-from node.services import audit
+from node.services import audit, consent, subject_requests
 from node.services import retention_categories as builtin
 from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.settings import Settings
@@ -456,8 +457,10 @@ def run_json(run: RetentionRun) -> dict[str, Any]:
     }
 
 
-# lead: register(WITHDRAWN_CONSENT, due=consent.retention_due_txn,
-#                apply=consent.retention_apply_txn)
-# lead: register(SUBJECT_REQUESTS, due=subject_requests.retention_due_txn,
-#                apply=subject_requests.retention_apply_txn)
+register(WITHDRAWN_CONSENT, due=consent.retention_due_txn, apply=consent.retention_apply_txn)
+register(
+    SUBJECT_REQUESTS,
+    due=subject_requests.retention_due_txn,
+    apply=subject_requests.retention_apply_txn,
+)
 register(AUDIT_LOG, due=audit.retention_due_txn, apply=audit.retention_apply_txn)

@@ -34,7 +34,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -417,6 +417,7 @@ def approve_unit(
         )
         names = {f.name for f in fields(RequestRecord)}
         record = RequestRecord(**{k: v for k, v in row.items() if k in names})
+        record = replace(record, decided_by=actor)
         outcome = REQUEST_EFFECTS[row["type"]](session=session, node=node, request=record, now=now)
         approved = store.request_by_public_id(session=session, public_id=request_id)
         assert approved is not None

@@ -26,6 +26,10 @@ class Member:
         headers = {**self.auth, "Idempotency-Key": key or str(uuid.uuid4())}
         return self.client.post(path, json=body, headers=headers)
 
+    def put(self, path: str, body: Any = None, *, key: str | None = None) -> httpx.Response:
+        headers = {**self.auth, "Idempotency-Key": key or str(uuid.uuid4())}
+        return self.client.put(path, json=body, headers=headers)
+
     def get(self, path: str) -> httpx.Response:
         return self.client.get(path, headers=self.auth)
 
