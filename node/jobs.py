@@ -11,6 +11,9 @@ webhooks           ``webhook_interval_seconds``        fans events out and sends
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
                                                        to peers, applies their answers
+settlement         ``settlement_interval_seconds``     states each closed settlement
+                                                       period to each partner, once
+                                                       (node.services.settlement_schedule)
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -36,6 +39,7 @@ from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
 from node.services.outbox import deliver_outbox
+from node.services.settlement_schedule import send_due_statements
 from node.services.tiers import review_tiers
 from node.services.webhook_delivery import deliver_webhooks
 
@@ -123,6 +127,18 @@ def federation_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitab
     return deliver_messages
 
 
+async def send_settlement_statements(node: NodeContext) -> None:
+    report = await run_in_threadpool(
+        send_due_statements,
+        node.db,
+        node.federation,
+        period_seconds=node.settings.settlement_period_seconds,
+        now=node.clock.now(),
+    )
+    if report.stated:
+        log.info("settlement statements queued", extra={"periods": len(report.stated)})
+
+
 def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
@@ -131,6 +147,7 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
         Job("federation", settings.federation_interval_seconds, federation_job(http)),
+        Job("settlement", settings.settlement_interval_seconds, send_settlement_statements),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 

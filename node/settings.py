@@ -80,6 +80,18 @@ class Settings(BaseModel):
     webhook_interval_seconds: int = Field(
         5, ge=0, description="How often the node sends due webhook deliveries; 0 turns it off."
     )
+    settlement_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How often the node sends its statement of each closed settlement "
+        "period to each partner; 0 turns it off (statements are then sent by hand).",
+    )
+    settlement_period_seconds: int = Field(
+        86_400,
+        ge=3600,
+        le=31_622_400,
+        description="Length of a scheduled settlement period, counted from the Unix epoch.",
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @field_validator("node_id")
