@@ -162,4 +162,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         program_jobs_interval_seconds=0,
         webhook_interval_seconds=0,
         federation_interval_seconds=0,
+        settlement_interval_seconds=0,
     )
