@@ -13,6 +13,9 @@ federation         ``federation_interval_seconds``     delivers queued protocol 
                                                        to peers, applies their answers
 retention          ``retention_interval_seconds``      runs the retention policies
                                                        (node.services.retention)
+settlement         ``settlement_interval_seconds``     states each closed settlement
+                                                       period to each partner, once
+                                                       (node.services.settlement_schedule)
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -39,6 +42,7 @@ from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
 from node.services.outbox import deliver_outbox
 from node.services.retention import run_retention
+from node.services.settlement_schedule import send_due_statements
 from node.services.tiers import review_tiers
 from node.services.webhook_delivery import deliver_webhooks
 
@@ -138,6 +142,18 @@ async def run_retention_policies(node: NodeContext) -> None:
     )
 
 
+async def send_settlement_statements(node: NodeContext) -> None:
+    report = await run_in_threadpool(
+        send_due_statements,
+        node.db,
+        node.federation,
+        period_seconds=node.settings.settlement_period_seconds,
+        now=node.clock.now(),
+    )
+    if report.stated:
+        log.info("settlement statements queued", extra={"periods": len(report.stated)})
+
+
 def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
@@ -147,6 +163,7 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
         Job("federation", settings.federation_interval_seconds, federation_job(http)),
         Job("retention", settings.retention_interval_seconds, run_retention_policies),
+        Job("settlement", settings.settlement_interval_seconds, send_settlement_statements),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 

@@ -119,6 +119,18 @@ class Settings(BaseModel):
         description="Years after the end of the financial year of an erased member's last "
         "transaction before its details are anonymised; 0 keeps them.",
     )
+    settlement_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        description="How often the node sends its statement of each closed settlement "
+        "period to each partner; 0 turns it off (statements are then sent by hand).",
+    )
+    settlement_period_seconds: int = Field(
+        86_400,
+        ge=3600,
+        le=31_622_400,
+        description="Length of a scheduled settlement period, counted from the Unix epoch.",
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
     financial_year_end: str = Field(
         "12-31",

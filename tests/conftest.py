@@ -163,4 +163,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         webhook_interval_seconds=0,
         federation_interval_seconds=0,
         retention_interval_seconds=0,
+        settlement_interval_seconds=0,
     )

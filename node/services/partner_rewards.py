@@ -22,8 +22,9 @@ and writes the same clearing entry, or refunds the points.
 
 A partner voucher with no ``voucher_valid_days`` is valid for
 :data:`PARTNER_VOUCHER_DAYS`: the protocol's voucher always names its
-``valid_until``. Cancelling one at B gives the member its price in B's
-points (from ``program:redeemed``), as for any voucher: B was paid for it.
+``valid_until``. It cannot be cancelled at B (``partner_voucher``, 409,
+node.services.vouchers): the member paid with A's points, so B has none of
+theirs to give back.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from node.services.idempotency import Unit, idempotent_unit, run_idempotent_asyn
 from node.services.inbox import InboxContext
 from node.services.program import program_at_txn
 from node.services.transfers import FEDERATION_IN, escrow_account
-from node.services.vouchers import new_voucher_code
+from node.services.vouchers import PARTNER_REWARD_KIND, new_voucher_code
 from node.settings import Settings
 from node.store import federation as store
 from node.store import idempotency as idempotency_store
@@ -72,7 +73,7 @@ from protocol import (
 )
 
 REDEMPTION = "redemption"
-REWARD_KIND = "partner-reward"
+REWARD_KIND = PARTNER_REWARD_KIND
 OFFERS_PATH = "/federation/v1/offers"
 PARTNER_VOUCHER_DAYS = 365
 

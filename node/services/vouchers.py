@@ -14,7 +14,10 @@ it needs no job. Cancelling an unused voucher, expired or not, gives back
 what it took: the points return from ``program:redeemed`` as a new lot
 (``kind`` "reward-return") that expires per the program in force, because
 the member never received the reward they paid for; and the stock unit
-returns. A used voucher cannot be cancelled.
+returns. A used voucher cannot be cancelled, nor (``partner_voucher``, 409)
+one this node issued for a partner redemption: its member paid with another
+node's points, so points given back here would be points this node never
+took (the member's node keeps the payment; see docs/federation.md).
 
 Of two tills racing to use (or cancel) one code, exactly one wins: the
 change is a conditional UPDATE on the voucher's status (node.store.rewards).
@@ -46,6 +49,7 @@ from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempot
 from node.services.program import program_at_txn
 from node.settings import Settings
 from node.store import rewards as store
+from node.store.voucher_origin import voucher_issue_kind
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed is unambiguous.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -55,6 +59,8 @@ _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 ISSUED, USED, CANCELLED, EXPIRED = store.ISSUED, store.USED, store.CANCELLED, "expired"
 RETURN_KIND = "reward-return"
+#: The ledger kind that issues a partner's voucher (node.services.partner_rewards).
+PARTNER_REWARD_KIND = "partner-reward"
 
 
 def new_voucher_code() -> str:
@@ -210,9 +216,16 @@ def cancel_voucher_txn(
 
     ``owner`` limits it to one member's vouchers (another member's code is
     NotFound, as if it did not exist). A used or cancelled voucher is refused
-    with ``voucher_used`` or ``voucher_cancelled`` (409).
+    with ``voucher_used`` or ``voucher_cancelled`` (409), a partner's voucher
+    with ``partner_voucher`` (409).
     """
     found = _find_txn(session=session, code=code, owner=owner)
+    if voucher_issue_kind(session=session, voucher_id=found.id) == PARTNER_REWARD_KIND:
+        raise Conflict(
+            "this voucher was paid for with a partner's points; it cannot be cancelled here",
+            field="code",
+            code="partner_voucher",
+        )
     cancelled = store.mark_cancelled(session=session, voucher_id=found.id, now=now)
     if cancelled is None:
         raise _refusal(_find_txn(session=session, code=code), now)

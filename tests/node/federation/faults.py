@@ -7,51 +7,63 @@ Shape of a run (:func:`run_faults`):
    node, ``konsort steward add-member`` (endpoint ``http://127.0.0.1:<port>``),
    ``konsort consortium pin-steward`` and ``load``, ``konsort apikey create``.
 2. Start every node (``konsort serve``, delivery every
-   ``federation_interval_seconds``), enrol ``members`` people at every node,
-   link each person's accounts pairwise (link codes through the customer API)
-   and fund them with a purchase.
+   ``federation_interval_seconds``), give each business its partner rewards
+   (:data:`PARTNER_REWARDS`), enrol ``members`` people at every node, link
+   each person's accounts pairwise (link codes through the customer API) and
+   fund them with a purchase.
 3. The workload: ``workers`` threads draw operations from ``random.Random(seed
-   + worker)`` (transfers in random directions, purchases, redemptions) while
-   the chaos thread SIGKILLs a random node at random moments and restarts it
-   after a short pause. A request that fails (connection refused, reset, 5xx
-   from a dying process) has an unknown outcome: the client retries it with
-   the same Idempotency-Key until it gets an answer, as a till does.
+   + worker)`` (transfers between businesses in random directions, partner
+   reward redemptions at another business, donations to the charity, named or
+   anonymous, local purchases and redemptions) while the chaos thread SIGKILLs
+   a random node at random moments and restarts it after a short pause. A
+   request that fails (connection refused, reset, 5xx from a dying process,
+   502 ``partner_unreachable`` when the reward's node is down) has an unknown
+   outcome: the client retries it with the same Idempotency-Key until it gets
+   an answer, as a till does. The "tote" reward has a small stock and a
+   per-member limit of two, so some redemptions the member's node accepted
+   are rejected by the reward's node (``limit_exceeded``, or
+   ``reward_unavailable`` when its stock ran out in between) and refunded.
 4. Stop the chaos, let every node deliver until no outbox holds a pending
    message (``GET /api/v1/federation/status``), stop the nodes and open each
    SQLite file directly (:func:`check_network`).
 
 What is checked afterwards:
 
-- every outgoing operation is final (accepted or rejected); each accepted
-  out-operation at A has the accepted in-operation at B with the same ref and
-  the same four numbers; each in-operation has its out-operation; a rejected
-  one has none;
+- every outgoing operation (transfer, redemption, donation) is final
+  (accepted or rejected); each accepted out-operation at A has the accepted
+  in-operation at B with the same ref and the same four numbers; each
+  in-operation has its out-operation; a rejected one has none;
+- every rejected out-operation was refunded once at the sender (one
+  ``<kind>-refund`` ledger transaction with its ref, its member and its
+  points) and no accepted one was;
+- the vouchers B issued for partner redemptions are exactly the vouchers in
+  the accepted redemptions' answers at their senders, one per accepted
+  in-redemption; the receipts the charity wrote are exactly the receipts
+  the donors' nodes hold, and a donation is anonymous at the charity exactly
+  when it was sent anonymous;
 - every ``escrow:<peer>`` account is zero; ``verify_ledger`` is ok everywhere;
 - clearing entries match pairwise: the same refs, kinds, creditors, values;
 - the workload agrees: the operation ids the client was answered (202) are
   exactly the out-operations of that node, no more (no retry made a second
-  one) and no fewer; the points the client saw earned and redeemed are what
-  each ledger's ISSUED and REDEEMED accounts say;
+  one) and no fewer; the points the client saw earned are each ledger's
+  ISSUED account; its REDEEMED account holds the points the client saw
+  redeemed plus the price (in its points) of every partner reward it issued;
 - value is conserved exactly, in minor units. With ``v_n`` node n's point
   value, ``B_n`` the sum of its customer balances, ``E_n`` and ``R_n`` the
-  points earned and redeemed there, and ``kept`` the ``sender_kept_minor`` of
-  every accepted transfer (the rounding the sender keeps, protocol.value)::
+  points earned and redeemed (locally, by the till) there, ``kept`` the
+  ``sender_kept_minor`` of every accepted out-operation (the rounding the
+  sender keeps, protocol.value) and ``paid`` the ``value_minor`` of every
+  accepted partner redemption and donation::
 
-      sum_n v_n * B_n  +  sum_accepted kept  ==  sum_n v_n * (E_n - R_n)
+      sum_n v_n * B_n  +  sum_accepted kept  +  sum_accepted paid
+          ==  sum_n v_n * (E_n - R_n)
 
-  because a transfer takes ``sender_points * v_A = value_minor + kept`` from
-  the sender's members and gives ``receiver_points * v_B = value_minor`` to
-  the receiver's.
-
-Adding partner rewards and donations: give :class:`Workload` a weight and an
-``_op_*`` method each (one POST with :meth:`Till.call`, record the public id
-it answers under ``out_ids[node]``), add a charity to ``MEMBERS`` for
-donations, and extend :func:`_conservation` with what leaves the members'
-balances for good (a redemption's points at the sender are value the partner
-is owed: ``value_minor`` moves from ``B`` to the clearing, like a transfer
-without a receiving balance, so add ``value_minor + kept_minor`` of accepted
-out-operations of those kinds to the left side). The pairing and clearing
-checks already cover every kind of ``federated_operation``.
+  because every accepted out-operation takes ``sender_points * v_A =
+  value_minor + kept`` from the sender's members; a transfer gives
+  ``receiver_points * v_B = value_minor`` back to the receiver's members,
+  while a partner reward (a voucher, paid through the clearing) and a
+  donation (value given to the charity) leave the members' balances for
+  good; a rejected one is refunded whole.
 """
 
 from __future__ import annotations
@@ -80,16 +92,27 @@ from sqlmodel import select
 from bench.processes import HOST, child_env, dying_with_parent, free_port
 from node.db import Database
 from node.services.ledger import ISSUED, REDEEMED
+from node.services.partner_rewards import REWARD_KIND
 from node.services.verification import verify_ledger
 from node.store.federation_models import ClearingEntry, FederatedOperation
+from node.store.models import LedgerTransaction
+from node.store.program_models import Voucher
 
 #: node id, kind, point value (minor units per point): three businesses, so
-#: transfers flow in all six directions. A charity joins for donations.
+#: transfers and partner rewards flow in all six directions, and a charity.
 MEMBERS: tuple[tuple[str, str, int], ...] = (
     ("cafe", "business", 50),
     ("bookshop", "business", 120),
     ("bikeshop", "business", 100),
+    ("charity", "charity", 100),
 )
+#: What every business offers partner customers: one without limits, one
+#: that runs out and that a member may hold only twice (rejections at B).
+PARTNER_REWARDS: tuple[dict[str, Any], ...] = (
+    {"code": "mug", "name": "Mug", "points": 9, "partner_offer": True},
+    {"code": "tote", "name": "Tote bag", "points": 4, "stock": 12, "per_customer_limit": 2,
+     "partner_offer": True},
+)  # fmt: skip
 #: Seconds a client keeps retrying one request before the run fails.
 RETRY_DEADLINE = 90.0
 #: Status codes that mean "the node did not decide": retry with the same key.
@@ -372,6 +395,23 @@ def link_people(till: Till, people: Sequence[Person], timeout: float = 60.0) -> 
                 time.sleep(0.1)
 
 
+def offer_partner_rewards(till: Till) -> None:
+    """Every business's program: :data:`PARTNER_REWARDS`, offered to partner customers."""
+    for node_id in businesses(till):
+        applied = till.call(node_id, "PUT", "/api/v1/program", key=str(uuid.uuid4()),
+                            json_body={"program": {"rewards": list(PARTNER_REWARDS)},
+                                       "comment": None})  # fmt: skip
+        till.expect(201, applied)
+
+
+def businesses(till: Till) -> list[str]:
+    return sorted(n for n, node in till.nodes.items() if node.kind == "business")
+
+
+def charities(till: Till) -> list[str]:
+    return sorted(n for n, node in till.nodes.items() if node.kind == "charity")
+
+
 # -- the workload and the chaos ---------------------------------------------------
 
 
@@ -382,7 +422,13 @@ class Workload:
     people: list[Person]
     #: Relative weights of the operations.
     weights: dict[str, int] = field(
-        default_factory=lambda: {"transfer": 16, "purchase": 2, "redemption": 2}
+        default_factory=lambda: {
+            "transfer": 14,
+            "purchase": 3,
+            "redemption": 2,
+            "partner_redemption": 4,
+            "donation": 3,
+        }
     )
 
     def run(self, operations: int, *, workers: int, seed: int) -> None:
@@ -400,13 +446,15 @@ class Workload:
             "transfer": self._op_transfer,
             "purchase": self._op_purchase,
             "redemption": self._op_redemption,
+            "partner_redemption": self._op_partner_redemption,
+            "donation": self._op_donation,
         }
         for _ in range(count):
             name = rng.choices(names, weights)[0]
             operations[name](rng, rng.choice(self.people))
 
     def _op_transfer(self, rng: random.Random, person: Person) -> None:
-        source, target = rng.sample(sorted(self.till.nodes), 2)
+        source, target = rng.sample(businesses(self.till), 2)
         answered = self.till.call(
             source,
             "POST",
@@ -437,13 +485,43 @@ class Workload:
         else:
             self._refused(node_id, "redemption", answered)
 
-    def _outcome(self, node_id: str, kind: str, answered: httpx.Response) -> None:
+    def _op_partner_redemption(self, rng: random.Random, person: Person) -> None:
+        source, partner = rng.sample(businesses(self.till), 2)
+        answered = self.till.call(
+            source,
+            "POST",
+            "/api/v1/me/partner-redemptions",
+            json_body={"partner": partner, "reward": rng.choice(PARTNER_REWARDS)["code"]},
+            token=person.tokens[source],
+            key=str(uuid.UUID(int=rng.getrandbits(128))),
+        )
+        self._outcome(source, "redemption", answered, label="partner_redemption")
+
+    def _op_donation(self, rng: random.Random, person: Person) -> None:
+        source = rng.choice(businesses(self.till))
+        answered = self.till.call(
+            source,
+            "POST",
+            "/api/v1/me/donations",
+            json_body={
+                "charity": rng.choice(charities(self.till)),
+                "points": rng.randint(1, 150),
+                "anonymous": rng.random() < 0.3,
+            },
+            token=person.tokens[source],
+            key=str(uuid.UUID(int=rng.getrandbits(128))),
+        )
+        self._outcome(source, "donation", answered)
+
+    def _outcome(
+        self, node_id: str, kind: str, answered: httpx.Response, *, label: str | None = None
+    ) -> None:
         """A 202 names the out-operation; a 4xx is a final refusal that wrote nothing."""
         if answered.status_code == 202:
             with self.record.lock:
                 self.record.out_ids[node_id].add(str(answered.json()[kind]["id"]))
         else:
-            self._refused(node_id, kind, answered)
+            self._refused(node_id, label or kind, answered)
 
     def _refused(self, node_id: str, kind: str, answered: httpx.Response) -> None:
         if answered.status_code not in (409, 422):
@@ -512,6 +590,14 @@ class NodeState:
     clearing: list[ClearingEntry]
     totals: dict[str, int]
     violations: list[str]
+    #: (ref, customer, points) of every escrow refund (transfer, redemption, donation).
+    refunds: list[tuple[str, str, int]]
+    #: Codes of the vouchers this node issued for partner redemptions.
+    partner_vouchers: set[str]
+
+
+#: Ledger kinds of the refunds of a rejected out-operation.
+REFUND_KINDS = ("transfer-refund", "redemption-refund", "donation-refund")
 
 
 def read_state(node: FaultNode) -> NodeState:
@@ -520,16 +606,52 @@ def read_state(node: FaultNode) -> NodeState:
         with db.read() as session:
             operations = list(session.exec(select(FederatedOperation)).all())
             clearing = list(session.exec(select(ClearingEntry)).all())
+            refunded = session.exec(
+                select(LedgerTransaction).where(LedgerTransaction.kind.in_(REFUND_KINDS))  # type: ignore[attr-defined]
+            ).all()
+            vouchers = session.exec(
+                select(Voucher.code)
+                .join(LedgerTransaction, Voucher.transaction_id == LedgerTransaction.id)  # type: ignore[arg-type]
+                .where(LedgerTransaction.kind == REWARD_KIND)
+            ).all()
         report = verify_ledger(db)
     finally:
         db.dispose()
     return NodeState(
-        node.node_id, node.point_value, operations, clearing, report.totals, report.violations
+        node.node_id,
+        node.point_value,
+        operations,
+        clearing,
+        report.totals,
+        report.violations,
+        [(t.reference or "", t.customer_id or "", t.points) for t in refunded],
+        set(vouchers),
     )
+
+
+def _detail(op: FederatedOperation) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(op.detail) if op.detail else {}
+    return found
+
+
+def _accepted_out(states: dict[str, NodeState], kind: str) -> list[FederatedOperation]:
+    return [
+        op
+        for s in states.values()
+        for op in s.operations
+        if op.direction == "out" and op.kind == kind and op.status == "accepted"
+    ]
 
 
 def _numbers(op: FederatedOperation) -> tuple[str, int, int, int, int]:
     return op.kind, op.points, op.peer_points, op.value_minor, op.kept_minor
+
+
+def _twin_numbers(op: FederatedOperation) -> tuple[str, int, int, int, int]:
+    """The numbers the receiver's in-operation has for the out-operation ``op``: the
+    points it credited its member (only a transfer credits any) and the sender's."""
+    credited = op.peer_points if op.kind == "transfer" else 0
+    return op.kind, credited, -op.points, op.value_minor, op.kept_minor
 
 
 def _check_operations(states: dict[str, NodeState], problems: list[str]) -> None:
@@ -548,20 +670,60 @@ def _check_operations(states: dict[str, NodeState], problems: list[str]) -> None
                     twin is None
                     or twin.status != "accepted"
                     or twin.peer != node_id
-                    or _numbers(twin)
-                    != (
-                        op.kind,
-                        op.peer_points,
-                        -op.points,
-                        op.value_minor,
-                        op.kept_minor,
-                    )  # fmt: skip
+                    or _numbers(twin) != _twin_numbers(op)
                 ):
                     problems.append(f"{node_id} {op.ref}: accepted, no matching in-operation")
                 if op.status == "rejected" and twin is not None:
                     problems.append(f"{node_id} {op.ref}: rejected but {op.peer} took it")
             elif by_ref.get((op.peer, "out", op.ref)) is None:
                 problems.append(f"{node_id} {op.ref}: in-operation without its out-operation")
+
+
+def _check_refunds(states: dict[str, NodeState], problems: list[str]) -> None:
+    """Each rejected out-operation refunded once, whole, to its member; nothing else."""
+    for node_id, state in states.items():
+        expected = Counter(
+            (op.ref, op.customer_id, -op.points)
+            for op in state.operations
+            if op.direction == "out" and op.status == "rejected"
+        )
+        if Counter(state.refunds) != expected:
+            differing = sorted(
+                (Counter(state.refunds) - expected) + (expected - Counter(state.refunds))
+            )
+            problems.append(f"{node_id} refunds differ from its rejections: {differing[:5]}")
+
+
+def _check_vouchers_and_receipts(states: dict[str, NodeState], problems: list[str]) -> None:
+    """Vouchers issued at B are the accepted redemptions' vouchers; receipts likewise."""
+    redemptions = _accepted_out(states, "redemption")
+    donations = _accepted_out(states, "donation")
+    for node_id, state in states.items():
+        sold = [
+            _detail(op).get("voucher", {}).get("code") for op in redemptions if op.peer == node_id
+        ]
+        taken = [op for op in state.operations if op.direction == "in" and op.kind == "redemption"]
+        if set(sold) != state.partner_vouchers or len(sold) != len(taken):
+            problems.append(
+                f"{node_id}: {len(state.partner_vouchers)} partner vouchers issued,"
+                f" {len(taken)} redemptions taken, {len(sold)} accepted at their senders"
+            )
+        given = {
+            op.ref: (_detail(op)["receipt"]["receipt_id"], bool(_detail(op)["anonymous"]))
+            for op in donations
+            if op.peer == node_id and "receipt" in _detail(op)
+        }
+        received = {
+            op.ref: (_detail(op)["receipt_id"], op.customer_id == "")
+            for op in state.operations
+            if op.direction == "in" and op.kind == "donation"
+        }
+        if given != received or len(given) != sum(op.peer == node_id for op in donations):
+            differing = sorted(set(given.items()) ^ set(received.items()))[:3]
+            problems.append(
+                f"{node_id}: {len(received)} donation receipts written, {len(given)} held by"
+                f" donors (refs, receipt ids or anonymity differ: {differing})"
+            )
 
 
 def _check_clearing(states: dict[str, NodeState], problems: list[str]) -> None:
@@ -583,14 +745,20 @@ def _conservation(states: dict[str, NodeState], record: Record) -> tuple[int, in
         for op in s.operations
         if op.direction == "out" and op.status == "accepted"
     )
+    paid = sum(
+        op.value_minor for kind in ("redemption", "donation") for op in _accepted_out(states, kind)
+    )
     issued = sum(s.point_value * (record.earned[n] - record.redeemed[n]) for n, s in states.items())
-    return held + kept, issued
+    return held + kept + paid, issued
 
 
 def check_network(nodes: Sequence[FaultNode], record: Record) -> dict[str, NodeState]:
     """Every invariant of the module docstring; raises FaultRunError listing the breaks."""
     states = {node.node_id: read_state(node) for node in nodes}
     problems: list[str] = []
+    partner_prices = Counter[str]()
+    for op in _accepted_out(states, "redemption"):
+        partner_prices[op.peer] += op.peer_points
     for node_id, state in states.items():
         problems += [f"{node_id} ledger: {v}" for v in state.violations]
         for code, total in state.totals.items():
@@ -603,18 +771,22 @@ def check_network(nodes: Sequence[FaultNode], record: Record) -> dict[str, NodeS
                 f"the node has {len(out_ids)}"
             )
         issued, redeemed = -state.totals.get(ISSUED, 0), state.totals.get(REDEEMED, 0)
-        if (issued, redeemed) != (record.earned[node_id], record.redeemed[node_id]):
+        expected = (record.earned[node_id], record.redeemed[node_id] + partner_prices[node_id])
+        if (issued, redeemed) != expected:
             problems.append(
                 f"{node_id}: ledger issued {issued} and redeemed {redeemed}, the client saw "
-                f"{record.earned[node_id]} earned and {record.redeemed[node_id]} redeemed"
+                f"{record.earned[node_id]} earned and {record.redeemed[node_id]} redeemed, and"
+                f" partner rewards took {partner_prices[node_id]}"
             )
     _check_operations(states, problems)
+    _check_refunds(states, problems)
+    _check_vouchers_and_receipts(states, problems)
     _check_clearing(states, problems)
     left, right = _conservation(states, record)
     if left != right:
-        problems.append(f"value not conserved: {left} held and kept, {right} issued")
+        problems.append(f"value not conserved: {left} held, kept and paid; {right} issued")
     if problems:
-        raise FaultRunError("\n".join(problems[:40]))
+        raise FaultRunError(f"{len(problems)} problems:\n" + "\n".join(problems[:40]))
     return states
 
 
@@ -624,7 +796,10 @@ def check_network(nodes: Sequence[FaultNode], record: Record) -> dict[str, NodeS
 @dataclass
 class FaultReport:
     operations: int
-    transfers: dict[str, int]
+    #: ``<kind>:<status>`` of every out-operation, e.g. ``redemption:rejected``.
+    outcomes: dict[str, int]
+    #: ``<kind>:<reason>`` of the rejected ones.
+    rejections: dict[str, int]
     kills: int
     retries: int
     refused: dict[str, int]
@@ -653,6 +828,7 @@ def run_faults(
     record = Record()
     phases = {"setup": time.monotonic() - started}
     with running(nodes):
+        offer_partner_rewards(till)
         people = enrol_people(till, record, members, funding=funding)
         link_people(till, people)
         phases["enrol_and_link"] = time.monotonic() - started - sum(phases.values())
@@ -665,12 +841,11 @@ def run_faults(
         phases["drain"] = time.monotonic() - started - sum(phases.values())
     states = check_network(nodes, record)
     till.client.close()
-    transfers = Counter(
-        op.status for s in states.values() for op in s.operations if op.direction == "out"
-    )
+    out = [op for s in states.values() for op in s.operations if op.direction == "out"]
     return FaultReport(
         operations=operations,
-        transfers=dict(transfers),
+        outcomes=dict(Counter(f"{op.kind}:{op.status}" for op in out)),
+        rejections=dict(Counter(f"{op.kind}:{op.reason}" for op in out if op.status == "rejected")),
         kills=sum(node.kills for node in nodes),
         retries=till.retries,
         refused=dict(record.refused),
