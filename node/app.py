@@ -29,6 +29,7 @@ from node.routes import (
     federation,
     kpis,
     operator,
+    partner_notices,
     partners,
     program,
     rewards,
@@ -58,6 +59,7 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *partner_notices.ENDPOINTS,
     ]
 
 

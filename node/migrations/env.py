@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import node.store.federation_models  # noqa: F401
 import node.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import node.store.notice_models  # noqa: F401
 import node.store.program_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401
 from node.db import make_engine

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 import node.store.federation_models  # noqa: F401
 import node.store.models  # noqa: F401
+import node.store.notice_models  # noqa: F401
 import node.store.program_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401
 from node.app import create_app
