@@ -31,6 +31,7 @@ from node.routes import (
     federation,
     kpis,
     operator,
+    partner_notices,
     partners,
     profiles,
     program,
@@ -68,6 +69,7 @@ def all_endpoints() -> list[Endpoint]:
         *profiles.ENDPOINTS,
         *subject_requests.ENDPOINTS,
         *consent.ENDPOINTS,
+        *partner_notices.ENDPOINTS,
     ]
 
 

@@ -31,7 +31,7 @@ def _request_body(request: Message) -> Request:
 
 def accept(request: Message, **fields: Any) -> Answer:
     """The accepting answer to ``request``; ``fields`` are the type's extras
-    (``voucher=``, ``receipt=``, ``retained=``, ``results=``)."""
+    (``voucher=``, ``receipt=``, ``erased=``, ``results=``...)."""
     answer_type = _request_body(request).answer_type
     return answer_type.model_validate(
         {"in_reply_to": request.message_id, "outcome": "accepted", "reason": None, **fields}

@@ -314,30 +314,54 @@ class DonationRequest(Request):
     manifest_version: Version
 
 
-# -- erasure --------------------------------------------------------------------
+# -- erasure, restriction and rectification notices (GDPR Art. 17(2), 19) -------
 
-RetainedCategory = Literal["ledger", "settlement"]
+ErasedCategory = Literal["link", "pending_link_codes", "pseudonym"]
+"""What a receiver erased because of an erasure notice (closed list)."""
+KeptCategory = Literal["ledger", "settlement", "signed_messages"]
+"""What a receiver may keep after an erasure notice (closed list)."""
+Exemption = Literal["legal_claims", "legal_obligation"]
+"""Why it is kept: GDPR Art. 17(3)(b) ``legal_obligation`` (e.g. bookkeeping
+law) or Art. 17(3)(e) ``legal_claims`` (establishing or defending them)."""
+StoppedProcessing = Literal["named_donations", "redemptions", "transfers"]
+"""What a receiver stops over a restricted link (closed list)."""
+HeldCategory = Literal["contact_details", "date_of_birth", "name"]
+"""Personal data of the sender's customer a receiver holds (closed list)."""
+
+
+class KeptRecord(BaseModel):
+    """One category a receiver keeps, the exemption it is kept under, and until
+    when (``null``: no date can be named yet)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    category: KeptCategory
+    exemption: Exemption
+    until: Timestamp | None
 
 
 class ErasureReceipt(Answer):
-    """``accepted``: the link and the personal data it reached are gone; only the
-    listed categories are kept under a legal obligation (bookkeeping)."""
+    """``accepted``: the receiver erased ``erased`` (sorted, unique; empty when it
+    held nothing under that pseudonym) and keeps only ``kept`` (sorted by
+    category, unique), each under an exemption. A rejection lists nothing."""
 
     message_type: ClassVar[str] = "erasure.receipt"
     outcome: Outcome
-    retained: list[RetainedCategory]
+    erased: list[ErasedCategory]
+    kept: list[KeptRecord]
 
     @model_validator(mode="after")
     def _check(self) -> ErasureReceipt:
         _reason_iff_rejected(self.outcome, self.reason)
-        _unique_sorted(list(self.retained), "retained")
-        if self.outcome == "rejected" and self.retained:
-            raise ValueError("a rejection retains nothing")
+        _unique_sorted(list(self.erased), "erased")
+        _unique_sorted([k.category for k in self.kept], "kept categories")
+        if self.outcome == "rejected" and (self.erased or self.kept):
+            raise ValueError("a rejection erases and keeps nothing")
         return self
 
     @classmethod
     def rejection(cls, in_reply_to: str, reason: RejectReason) -> Answer:
-        return cls(in_reply_to=in_reply_to, outcome="rejected", reason=reason, retained=[])
+        return cls(in_reply_to=in_reply_to, outcome="rejected", reason=reason, erased=[], kept=[])
 
 
 class ErasureNotice(Request):
@@ -345,6 +369,74 @@ class ErasureNotice(Request):
 
     message_type: ClassVar[str] = "erasure.notice"
     answer_type: ClassVar[type[Answer]] = ErasureReceipt
+    subject: Pseudonym
+
+
+class RestrictionReceipt(Answer):
+    """``accepted``: ``restricted`` is the link's state at the receiver now, and
+    ``stopped`` (sorted, unique) what it no longer does over the link; empty when
+    the restriction is lifted or the receiver has no link under that pseudonym."""
+
+    message_type: ClassVar[str] = "restriction.receipt"
+    outcome: Outcome
+    restricted: bool | None
+    stopped: list[StoppedProcessing]
+
+    @model_validator(mode="after")
+    def _check(self) -> RestrictionReceipt:
+        _reason_iff_rejected(self.outcome, self.reason)
+        _unique_sorted(list(self.stopped), "stopped")
+        if (self.outcome == "rejected") != (self.restricted is None):
+            raise ValueError("restricted is required unless rejected")
+        if self.stopped and not self.restricted:
+            raise ValueError("only a restricted link stops anything")
+        return self
+
+    @classmethod
+    def rejection(cls, in_reply_to: str, reason: RejectReason) -> Answer:
+        return cls(
+            in_reply_to=in_reply_to, outcome="rejected", reason=reason, restricted=None, stopped=[]
+        )
+
+
+class RestrictionNotice(Request):
+    """The processing of the customer behind ``subject`` is restricted at the
+    sender (``restricted`` true), or that restriction is lifted (false)."""
+
+    message_type: ClassVar[str] = "restriction.notice"
+    answer_type: ClassVar[type[Answer]] = RestrictionReceipt
+    subject: Pseudonym
+    restricted: bool
+
+
+class RectificationReceipt(Answer):
+    """``accepted``: ``held`` (sorted, unique) lists the personal data of the
+    sender's customer the receiver holds and will rectify through its own
+    channels; normally empty, because partners hold none."""
+
+    message_type: ClassVar[str] = "rectification.receipt"
+    outcome: Outcome
+    held: list[HeldCategory]
+
+    @model_validator(mode="after")
+    def _check(self) -> RectificationReceipt:
+        _reason_iff_rejected(self.outcome, self.reason)
+        _unique_sorted(list(self.held), "held")
+        if self.outcome == "rejected" and self.held:
+            raise ValueError("a rejection holds nothing")
+        return self
+
+    @classmethod
+    def rejection(cls, in_reply_to: str, reason: RejectReason) -> Answer:
+        return cls(in_reply_to=in_reply_to, outcome="rejected", reason=reason, held=[])
+
+
+class RectificationNotice(Request):
+    """The sender rectified personal data of the customer behind ``subject``. The
+    data itself never travels: partners hold none of it."""
+
+    message_type: ClassVar[str] = "rectification.notice"
+    answer_type: ClassVar[type[Answer]] = RectificationReceipt
     subject: Pseudonym
 
 
@@ -436,6 +528,8 @@ REQUEST_TYPES: tuple[type[Request], ...] = (
     RedemptionRequest,
     DonationRequest,
     ErasureNotice,
+    RestrictionNotice,
+    RectificationNotice,
     SettlementStatement,
 )
 ANSWER_TYPES: tuple[type[Answer], ...] = (
@@ -445,6 +539,8 @@ ANSWER_TYPES: tuple[type[Answer], ...] = (
     RedemptionAnswer,
     DonationAnswer,
     ErasureReceipt,
+    RestrictionReceipt,
+    RectificationReceipt,
     SettlementAnswer,
 )
 MESSAGE_TYPES: dict[str, type[Body]] = {

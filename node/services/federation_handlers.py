@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from node.services import donations, links, partner_rewards, settlement, transfers
+from node.services import (
+    donations,
+    links,
+    partner_notices,
+    partner_rewards,
+    settlement,
+    transfers,
+)
 from node.services.inbox import Handler
 from node.services.outbox import AnswerHandler
 
@@ -15,6 +22,9 @@ INBOX_HANDLERS: dict[str, Handler] = {
     "redemption.request": partner_rewards.handle_redemption_request,
     "donation.request": donations.handle_donation_request,
     "settlement.statement": settlement.handle_settlement_statement,
+    "erasure.notice": partner_notices.handle_erasure_notice,
+    "restriction.notice": partner_notices.handle_restriction_notice,
+    "rectification.notice": partner_notices.handle_rectification_notice,
 }
 
 #: What to do when the answer to one of our requests arrives, by request type.
@@ -26,4 +36,7 @@ ANSWER_HANDLERS: dict[str, AnswerHandler] = {
     "redemption.request": partner_rewards.on_redemption_answer,
     "donation.request": donations.on_donation_answer,
     "settlement.statement": settlement.on_settlement_answer,
+    "erasure.notice": partner_notices.on_notice_answer,
+    "restriction.notice": partner_notices.on_notice_answer,
+    "rectification.notice": partner_notices.on_notice_answer,
 }

@@ -105,6 +105,12 @@ def start_transfer_unit(
                 f"{partner} does not take transfers", field="partner", code="partner_unavailable"
             )
         link = store.link_for_customer(session=session, customer_id=customer_id, partner=partner)
+        if link is not None and link.status == "restricted":  # GDPR Art. 18 (partner_notices)
+            raise Conflict(
+                f"the link with {partner} is restricted; no transfers over it",
+                field="partner",
+                code="link_restricted",
+            )
         if link is None or link.status != "active":
             raise Conflict(f"no active link with {partner}", field="partner", code="not_linked")
         try:
@@ -293,6 +299,8 @@ def _credit_incoming_txn(
     """Credit one incoming transfer (a request, or one item of a batch); why not, or None."""
     fed, manifest = ctx.federation, ctx.manifest
     link = store.link_by_subject(session=session, partner=message.issuer, our_subject=item.subject)
+    if link is not None and link.status == "restricted":  # GDPR Art. 18 (partner_notices)
+        return "policy"
     if link is None or link.status != "active":
         return "unknown_subject"
     if not consent.has_consent_txn(

@@ -13,11 +13,16 @@ from protocol.messages import (
     ErasureNotice,
     ErasureReceipt,
     ItemResult,
+    KeptRecord,
     LinkAnswer,
     LinkRequest,
     LinkRevoke,
+    RectificationNotice,
+    RectificationReceipt,
     RedemptionAnswer,
     RedemptionRequest,
+    RestrictionNotice,
+    RestrictionReceipt,
     SettlementAnswer,
     SettlementStatement,
     StatementEntry,
@@ -232,7 +237,18 @@ def _valid_tokens() -> list[tuple[str, str]]:
             "erasure.receipt",
             bookshop(
                 ErasureReceipt(
-                    in_reply_to=message_id(13), outcome="accepted", reason=None, retained=["ledger"]
+                    in_reply_to=message_id(13),
+                    outcome="accepted",
+                    reason=None,
+                    erased=["link", "pseudonym"],
+                    kept=[
+                        KeptRecord(
+                            category="ledger", exemption="legal_obligation", until=1956528000
+                        ),
+                        KeptRecord(
+                            category="signed_messages", exemption="legal_claims", until=None
+                        ),
+                    ],
                 ),
                 14,
             ),
@@ -285,6 +301,34 @@ def _valid_tokens() -> list[tuple[str, str]]:
                 ),
                 20,
                 aud="charity",
+            ),
+        ),
+        ("restriction.notice", cafe(RestrictionNotice(subject=TO_BOOKSHOP, restricted=True), 24)),
+        (
+            "restriction.receipt",
+            bookshop(
+                RestrictionReceipt(
+                    in_reply_to=message_id(24),
+                    outcome="accepted",
+                    reason=None,
+                    restricted=True,
+                    stopped=["named_donations", "redemptions", "transfers"],
+                ),
+                25,
+            ),
+        ),
+        (
+            "restriction.notice lifted",
+            cafe(RestrictionNotice(subject=TO_BOOKSHOP, restricted=False), 26),
+        ),
+        ("rectification.notice", cafe(RectificationNotice(subject=TO_BOOKSHOP), 27)),
+        (
+            "rectification.receipt",
+            bookshop(
+                RectificationReceipt(
+                    in_reply_to=message_id(27), outcome="accepted", reason=None, held=[]
+                ),
+                28,
             ),
         ),
         (

@@ -14,8 +14,12 @@ from protocol import (
     ItemResult,
     LinkAnswer,
     Message,
+    RectificationNotice,
+    RectificationReceipt,
     RedemptionAnswer,
     Request,
+    RestrictionNotice,
+    RestrictionReceipt,
     SettlementAnswer,
     TransferAnswer,
     TransferBatch,
@@ -117,11 +121,62 @@ def test_receipt_iff_donation_accepted() -> None:
 
 
 def test_erasure_receipt_rules() -> None:
-    ErasureReceipt(in_reply_to=IN_REPLY_TO, outcome="accepted", reason=None, retained=[])
-    for retained in (["settlement", "ledger"], ["ledger", "ledger"], ["name"]):
-        data = {"in_reply_to": IN_REPLY_TO, "outcome": "accepted", "reason": None}
+    data: dict[str, Any] = {"in_reply_to": IN_REPLY_TO, "outcome": "accepted", "reason": None}
+    ledger = {"category": "ledger", "exemption": "legal_obligation", "until": 1956528000}
+    messages = {"category": "signed_messages", "exemption": "legal_claims", "until": None}
+    ErasureReceipt.model_validate({**data, "erased": [], "kept": []})
+    ErasureReceipt.model_validate({**data, "erased": ["link", "pseudonym"], "kept": [ledger]})
+    bad: list[dict[str, Any]] = [
+        {"erased": ["pseudonym", "link"], "kept": []},  # unsorted
+        {"erased": ["link", "link"], "kept": []},  # repeated
+        {"erased": ["name"], "kept": []},  # not in the closed list
+        {"erased": [], "kept": [messages, ledger]},  # unsorted
+        {"erased": [], "kept": [ledger, ledger]},  # repeated
+        {"erased": [], "kept": [{**ledger, "exemption": "bookkeeping"}]},  # no such exemption
+        {"erased": [], "kept": [{**ledger, "note": "Ann Jensen"}]},  # no free text
+        {"erased": [], "kept": [{**ledger, "until": "2031-12-31"}]},  # times are integers
+        {"retained": ["ledger"]},  # the 1.0 shape
+    ]
+    for fields in bad:
         with pytest.raises(ValidationError):
-            ErasureReceipt.model_validate({**data, "retained": retained})
+            ErasureReceipt.model_validate({**data, **fields})
+    with pytest.raises(ValidationError):  # a rejection erases nothing
+        ErasureReceipt.model_validate(
+            {**data, "outcome": "rejected", "reason": "policy", "erased": ["link"], "kept": []}
+        )
+    rejected = ErasureReceipt.rejection(IN_REPLY_TO, "not_supported")
+    assert isinstance(rejected, ErasureReceipt) and rejected.erased == [] == rejected.kept
+
+
+def test_restriction_receipt_rules() -> None:
+    data: dict[str, Any] = {"in_reply_to": IN_REPLY_TO, "outcome": "accepted", "reason": None}
+    RestrictionReceipt.model_validate({**data, "restricted": True, "stopped": ["transfers"]})
+    RestrictionReceipt.model_validate({**data, "restricted": False, "stopped": []})
+    bad: list[dict[str, Any]] = [
+        {"restricted": None, "stopped": []},  # accepted names the state
+        {"restricted": False, "stopped": ["transfers"]},  # a lifted link stops nothing
+        {"restricted": True, "stopped": ["transfers", "redemptions"]},  # unsorted
+        {"restricted": True, "stopped": ["marketing"]},  # not in the closed list
+        {"restricted": 1, "stopped": []},  # booleans are booleans
+    ]
+    for fields in bad:
+        with pytest.raises(ValidationError):
+            RestrictionReceipt.model_validate({**data, **fields})
+    rejected = RestrictionReceipt.rejection(IN_REPLY_TO, "not_supported")
+    assert isinstance(rejected, RestrictionReceipt) and rejected.restricted is None
+    with pytest.raises(ValidationError):
+        RestrictionNotice.model_validate({"subject": "x" * 43, "restricted": "yes"})
+
+
+def test_rectification_notice_carries_no_data() -> None:
+    RectificationNotice.model_validate({"subject": "x" * 43})
+    with pytest.raises(ValidationError):
+        RectificationNotice.model_validate({"subject": "x" * 43, "email": "ann@example.org"})
+    data: dict[str, Any] = {"in_reply_to": IN_REPLY_TO, "outcome": "accepted", "reason": None}
+    RectificationReceipt.model_validate({**data, "held": []})
+    for held in (["name", "contact_details"], ["email"], ["name", "name"]):
+        with pytest.raises(ValidationError):
+            RectificationReceipt.model_validate({**data, "held": held})
 
 
 def test_settlement_answer_rules() -> None:
