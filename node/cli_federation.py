@@ -109,6 +109,15 @@ def _federation(settings: Settings) -> Any:
     )
 
 
+def federation_or_none(settings: Settings) -> Any:
+    """The node's federation for a command that may queue messages; None when the
+    node has no keys yet (it then belongs to no consortium and has no partners)."""
+    try:
+        return _federation(settings)
+    except (ConfigurationError, OSError):
+        return None
+
+
 def _manifest_in_force(settings: Settings) -> Manifest | None:
     from node.cli import open_database
 

@@ -53,6 +53,7 @@ def _print_run(run: dict[str, Any]) -> None:
 def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the retention policies now (`--dry-run` only lists what would go)."""
     from node.cli import open_database
+    from node.cli_federation import federation_or_none
     from node.services import retention
 
     def bars(total: int | None, desc: str, unit: str) -> Any:
@@ -68,6 +69,7 @@ def cmd_retention_run(args: argparse.Namespace, settings: Settings) -> int:
             actor="cli",
             only=args.category or None,
             progress=bars,
+            fed=federation_or_none(settings),
         )
     _print_run(retention.run_json(run))
     return 0

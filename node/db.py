@@ -22,6 +22,7 @@ account row, so two racing redemptions serialise on it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -36,6 +37,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from node.writer import GroupCommitWriter
+
+log = logging.getLogger("konsort.db")
 
 T = TypeVar("T")
 
@@ -154,6 +157,33 @@ class Database:
         with Session(self.read_engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
+
+    def scrub_wal(self) -> bool:
+        """After an erasure on SQLite: copy the WAL into the database file and empty it.
+
+        The write-ahead log keeps old page images (an erased profile among them)
+        until they are overwritten; a TRUNCATE checkpoint moves the latest pages
+        into the file (where ``secure_delete`` zeroed the deleted rows) and cuts
+        the log to zero bytes. It waits for readers up to the busy timeout; the
+        answer says whether it completed (a later erasure or the next automatic
+        checkpoint finishes the job otherwise). PostgreSQL: nothing to do here,
+        its VACUUM reclaims dead rows (docs/privacy.md).
+        """
+        if not self.is_sqlite:
+            return True
+        # On the driver connection: a checkpoint cannot run inside a transaction,
+        # and SQLAlchemy would open one (BEGIN IMMEDIATE, see _sqlite_engine).
+        with self._write_lock or nullcontext():
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor.close()
+            finally:
+                connection.close()
+        if busy:
+            log.warning("WAL checkpoint after an erasure could not complete; readers were busy")
+        return not busy
 
     def dispose(self) -> None:
         if self._writer is not None:

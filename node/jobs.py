@@ -139,6 +139,7 @@ async def run_retention_policies(node: NodeContext) -> None:
         dry_run=False,
         trigger="schedule",
         actor="system",
+        fed=node.federation,
     )
 
 

@@ -107,6 +107,7 @@ async def start_run(call: Call) -> Response:
             clock=node.clock,
             dry_run=body.dry_run,
             only=body.categories,
+            fed=node.federation,
         )
     found = await call.run(retention.get_run, node.db, run_id=run_id)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}

@@ -224,7 +224,10 @@ async def approve_request(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=call.node.clock.now(),
     )
-    return await _write(call, unit)
+    response = await _write(call, unit)
+    if response.status_code == 200:
+        await call.run(requests.scrub_after_erasure, call.node.db, request_id=call.path("id"))
+    return response
 
 
 async def reject_request(call: Call) -> Response:

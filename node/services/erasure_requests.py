@@ -23,7 +23,12 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from node.services import audit, erasure, ledger
-from node.services.request_effects import EffectOutcome, RequestDeps, RequestRecord
+from node.services.request_effects import (
+    EffectOutcome,
+    RequestDeps,
+    RequestRecord,
+    tell_partners_txn,
+)
 from node.store import ledger as ledger_store
 from node.store import subject_requests as store
 
@@ -81,8 +86,8 @@ def erasure_effect(
         now=now,
         detail={"request": request.public_id, "tables": sorted(shredded.deleted)},
     )
-    # lead: partner_notices.notify_partners_txn(session=session, customer_id=customer_id,
-    #       kind="erasure", now=now)  (revokes the member's links and notifies partners)
+    # Revokes the member's links here and queues an erasure notice to each partner.
+    told = tell_partners_txn(session=session, node=node, request=request, kind="erasure", now=now)
     last = store.last_transaction_at(session=session, customer_id=customer_id)
     until = retained_until(last.date(), node.settings.financial_year_end) if last else None
     kept = (
@@ -103,6 +108,7 @@ def erasure_effect(
         {
             "erased": sorted(shredded.deleted),
             "forfeited_points": forfeited,
+            "partners_told": told,
             "kept": kept,
             "retained_until": until.isoformat() if until else None,
         },

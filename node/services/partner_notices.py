@@ -188,6 +188,12 @@ def notify_partners_txn(
     return sorted(link.partner for link in told)
 
 
+def has_live_links_txn(*, session: Session, customer_id: str) -> bool:
+    """Whether an erasure of this customer has partners to tell."""
+    links = links_store.customer_links(session=session, customer_id=customer_id)
+    return any(link.status in NOTIFIED_LINKS["erasure"] for link in links)
+
+
 def notices_for_request_txn(*, session: Session, request_ref: str) -> list[NoticeStatus]:
     """Every notice of a request, in the order they were queued."""
     rows = store.notices_for_request(session=session, request_ref=request_ref)

@@ -26,8 +26,9 @@ from sqlmodel import Session
 
 from node.errors import Conflict, NotFound
 from node.secrets import NodeSecrets
-from node.services import audit, consent, profiles
+from node.services import audit, consent, partner_notices, profiles
 from node.services import personal_data as pd
+from node.services.federation import Federation
 from node.settings import Settings
 from node.store import subject_requests as store
 
@@ -45,6 +46,9 @@ class RequestDeps(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def federation(self) -> Federation: ...
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,25 @@ def unseal_payload(data_key: bytes, customer_id: str, sealed: bytes) -> dict[str
     return found
 
 
+def tell_partners_txn(
+    *,
+    session: Session,
+    node: RequestDeps,
+    request: RequestRecord,
+    kind: partner_notices.NoticeKind,
+    now: datetime,
+) -> list[str]:
+    """Queue the GDPR Art. 19 notice of this request to every linked partner."""
+    return partner_notices.notify_partners_txn(
+        session=session,
+        fed=node.federation,
+        customer_id=request.customer_id,
+        request_ref=request.public_id,
+        kind=kind,
+        now=now,
+    )
+
+
 def access_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
@@ -141,14 +164,19 @@ def rectification_effect(
         now=now,
         detail={"fields": changed, "request": request.public_id},
     )
-    return EffectOutcome("the profile was corrected", {"fields_changed": changed})
+    told = tell_partners_txn(
+        session=session, node=node, request=request, kind="rectification", now=now
+    )
+    return EffectOutcome(
+        "the profile was corrected", {"fields_changed": changed, "partners_told": told}
+    )
 
 
 def restriction_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
-    """Restrict processing (Art. 18): the consent guard refuses every consent purpose."""
-    del node
+    """Restrict processing (Art. 18): the consent guard refuses every consent purpose,
+    and linked partners stop transfers over the link."""
     consent.set_restriction_txn(
         session=session,
         customer_id=request.customer_id,
@@ -157,14 +185,16 @@ def restriction_effect(
         actor=request.actor,
         now=now,
     )
-    return EffectOutcome("processing is restricted", {"restricted": True})
+    told = tell_partners_txn(
+        session=session, node=node, request=request, kind="restriction", now=now
+    )
+    return EffectOutcome("processing is restricted", {"restricted": True, "partners_told": told})
 
 
 def restriction_lift_effect(
     *, session: Session, node: RequestDeps, request: RequestRecord, now: datetime
 ) -> EffectOutcome:
-    """Lift a restriction of processing."""
-    del node
+    """Lift a restriction of processing, here and at linked partners."""
     consent.set_restriction_txn(
         session=session,
         customer_id=request.customer_id,
@@ -173,6 +203,7 @@ def restriction_lift_effect(
         actor=request.actor,
         now=now,
     )
+    tell_partners_txn(session=session, node=node, request=request, kind="restriction_lift", now=now)
     return EffectOutcome("the restriction of processing is lifted", {"restricted": False})
 
 

@@ -40,6 +40,7 @@ from node.ids import new_id
 from node.progress import Progress
 from node.services import audit, consent, subject_requests
 from node.services import retention_categories as builtin
+from node.services.federation import Federation
 from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.settings import Settings
 from node.store import retention as store
@@ -83,6 +84,9 @@ class Category:
     due: DueFn | None = None
     apply: ApplyFn | None = None
     count: CountFn | None = None
+    #: ``apply`` also takes ``fed=`` (the node's federation, or None): erasing a
+    #: member revokes their partner links and tells the partners.
+    needs_federation: bool = False
 
     @property
     def available(self) -> bool:
@@ -111,6 +115,7 @@ _CATEGORIES: dict[str, Category] = {
             due=builtin.inactive_customers_due_txn,
             apply=builtin.inactive_customers_apply_txn,
             count=builtin.inactive_customers_count_txn,
+            needs_federation=True,
         ),
         Category(
             WITHDRAWN_CONSENT,
@@ -293,6 +298,7 @@ def _apply(
     now: datetime,
     batch: int,
     progress: ProgressFactory,
+    fed: Federation | None,
 ) -> CategoryResult:
     category = policy.category
     due, apply = category.due, category.apply
@@ -302,10 +308,11 @@ def _apply(
         with db.read() as session:
             total = category.count(session=session, cutoff=cutoff)
     result = CategoryResult(category.name, category.action, "done", cutoff)
+    extra: dict[str, Any] = {"fed": fed} if category.needs_federation else {}
 
     def unit(session: Session) -> tuple[int, int]:
         ids = due(session=session, cutoff=cutoff, limit=batch)
-        return len(ids), apply(session=session, ids=ids, now=now) if ids else 0
+        return len(ids), apply(session=session, ids=ids, now=now, **extra) if ids else 0
 
     with progress(total, category.name.replace("_", " "), category.noun) as bar:
         while True:
@@ -363,6 +370,7 @@ def execute_run(
     dry_run: bool,
     only: Sequence[str] | None = None,
     progress: ProgressFactory | None = None,
+    fed: Federation | None = None,
 ) -> list[CategoryResult]:
     """Run the (selected) policies for a started run and record the outcome."""
     chosen = _selected(settings, only)
@@ -384,7 +392,9 @@ def execute_run(
             else:
                 batch = settings.retention_batch_size
                 bars = progress or _no_progress
-                results.append(_apply(db, policy, cutoff, now=now, batch=batch, progress=bars))
+                results.append(
+                    _apply(db, policy, cutoff, now=now, batch=batch, progress=bars, fed=fed)
+                )
     except Exception as exc:
         error = f"{current}: {type(exc).__name__}"
         raise
@@ -400,6 +410,8 @@ def execute_run(
         db.write(finish)
     if not dry_run:
         applied = {r.category: r.applied for r in results if r.applied}
+        if applied.get(INACTIVE_CUSTOMERS):
+            db.scrub_wal()  # no old copy of an erased profile left in SQLite's WAL
         log.info("retention run", extra={"run": run_id, "applied": applied})
     return results
 
@@ -414,6 +426,7 @@ def run_retention(
     actor: str,
     only: Sequence[str] | None = None,
     progress: ProgressFactory | None = None,
+    fed: Federation | None = None,
 ) -> RetentionRun:
     """Start, execute and record a run (the CLI and the scheduled job call this)."""
     _selected(settings, only)  # refuse an unknown category before recording anything
@@ -426,7 +439,14 @@ def run_retention(
 
     run_id = db.write(start)
     execute_run(
-        db, settings, run_id=run_id, clock=clock, dry_run=dry_run, only=only, progress=progress
+        db,
+        settings,
+        run_id=run_id,
+        clock=clock,
+        dry_run=dry_run,
+        only=only,
+        progress=progress,
+        fed=fed,
     )
     return get_run(db, run_id=run_id)
 

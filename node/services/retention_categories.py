@@ -27,7 +27,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
+from node.services import partner_notices
 from node.services.erasure import ERASED, shred_personal_data_txn
+from node.services.federation import Federation
 from node.store import retention as store
 from node.store.retention import customer_t
 
@@ -46,8 +48,16 @@ def inactive_customers_count_txn(*, session: Session, cutoff: datetime) -> int:
     return store.count_idle_members(session=session, status=ACTIVE, cutoff=cutoff)
 
 
-def inactive_customers_apply_txn(*, session: Session, ids: Sequence[str], now: datetime) -> int:
-    """Crypto-shred each member still active; the ledger keeps their opaque id."""
+def inactive_customers_apply_txn(
+    *, session: Session, ids: Sequence[str], now: datetime, fed: Federation | None = None
+) -> int:
+    """Crypto-shred each member still active; the ledger keeps their opaque id.
+
+    A member with partner links has them revoked and each partner gets an
+    erasure notice, in the same transaction (as for an erasure request). Without
+    the node's federation (a node outside any consortium) such a member is
+    skipped: nothing can be revoked or told, so nothing is erased half-way.
+    """
     if not ids:
         return 0
     still_active = session.execute(
@@ -55,9 +65,19 @@ def inactive_customers_apply_txn(*, session: Session, ids: Sequence[str], now: d
     ).scalars()
     shredded = 0
     for customer_id in sorted(still_active):
+        linked = partner_notices.has_live_links_txn(session=session, customer_id=customer_id)
+        if linked and fed is None:
+            continue
         shred_personal_data_txn(session=session, customer_id=customer_id, now=now)
-        # lead: partner_notices.notify_partners_txn(kind="erasure") here, in this
-        # transaction: revoke the member's partner links and queue the erasure notices.
+        if linked and fed is not None:
+            partner_notices.notify_partners_txn(
+                session=session,
+                fed=fed,
+                customer_id=customer_id,
+                request_ref=f"retention:{customer_id}",
+                kind="erasure",
+                now=now,
+            )
         shredded += 1
     return shredded
 

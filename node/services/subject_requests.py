@@ -46,6 +46,7 @@ from node.db import Database
 from node.errors import Conflict, NotFound, ValidationFailed
 from node.ids import new_id
 from node.secrets import NodeSecrets
+from node.services import partner_notices
 from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.services.request_effects import (
     REQUEST_EFFECTS,
@@ -447,6 +448,14 @@ def approve_unit(
     )
 
 
+def scrub_after_erasure(db: Database, *, request_id: str) -> None:
+    """Once an erasure is done, leave no old copy of the profile in SQLite's WAL."""
+    with db.read() as session:
+        row = store.request_by_public_id(session=session, public_id=request_id)
+    if row is not None and row["type"] == "erasure" and row["state"] == DONE:
+        db.scrub_wal()
+
+
 def reject_unit(
     *, request_id: str, actor: str, reason: str, idempotency_key: str, now: datetime
 ) -> Unit:
@@ -549,7 +558,21 @@ def get_request(
         if row is None or (customer_id is not None and row["customer_id"] != customer_id):
             raise NotFound("no such request", field="id")
         events = store.events_of(session=session, request_id=row["id"])
+        notices = partner_notices.notices_for_request_txn(
+            session=session, request_ref=row["public_id"]
+        )
     view = request_view(row, now=now)
+    view["partner_notices"] = [
+        {
+            "partner": notice.partner,
+            "kind": notice.kind,
+            "state": notice.state,
+            "id": notice.id,
+            "answered_at": isoformat(notice.answered_at) if notice.answered_at else None,
+            "receipt": notice.receipt,
+        }
+        for notice in notices
+    ]
     view["history"] = [
         {
             "from_state": event["from_state"],

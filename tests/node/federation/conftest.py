@@ -164,7 +164,7 @@ def build_manifest(
                 MemberKey(
                     jwk=key.public_jwk(),
                     not_before=unix(issued_at) - 86_400,
-                    not_after=unix(issued_at) + 365 * 86_400,
+                    not_after=unix(issued_at) + 5 * 365 * 86_400,
                     revoked_at=None,
                 )
             ],

@@ -86,7 +86,12 @@ def claims(token: str) -> dict[str, Any]:
 def enrol_ann(node: Node) -> str:
     enrolled = node.client.post(
         "/api/v1/customers",
-        json={"name": NAME, "email": EMAIL, "phone": "+45 12 34 56 78"},
+        json={
+            "name": NAME,
+            "email": EMAIL,
+            "phone": "+45 12 34 56 78",
+            "consents": {"partner_transfers": True},
+        },
         headers={**node.operator(), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert enrolled.status_code == 201, enrolled.text

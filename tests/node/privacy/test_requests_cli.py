@@ -49,7 +49,8 @@ def test_list_show_and_export(
                 ),
             )
             ids.append(answer.body["id"])
-        settings_like = type("Deps", (), {"secrets": secrets, "settings": None})()
+        deps = {"secrets": secrets, "settings": None, "federation": None}
+        settings_like = type("Deps", (), deps)()
         run_idempotent(
             db,
             subject_requests.approve_unit(
