@@ -25,9 +25,11 @@ from node.migrate import check_schema
 from node.openapi import build_openapi
 from node.routes import (
     customer,
+    engagement,
     expiring,
     federation,
     kpis,
+    memberships,
     operator,
     partners,
     program,
@@ -58,6 +60,8 @@ def all_endpoints() -> list[Endpoint]:
         *settlement.ENDPOINTS,
         *webhooks.ENDPOINTS,
         *expiring.ENDPOINTS,
+        *memberships.ENDPOINTS,
+        *engagement.ENDPOINTS,
     ]
 
 

@@ -7,6 +7,8 @@ expiry             ``expiry_interval_seconds``         expires points past their
 program            ``program_jobs_interval_seconds``   reviews due tiers, pays birthday
                                                        bonuses, announces points that
                                                        expire soon (``points.expiring``)
+memberships        ``program_jobs_interval_seconds``   renewal notices, grace, lapses and
+                                                       period-end cancellations
 webhooks           ``webhook_interval_seconds``        fans events out and sends the
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
@@ -35,6 +37,7 @@ from node.services.bonuses import award_birthday_bonuses
 from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
+from node.services.memberships import advance_memberships
 from node.services.outbox import deliver_outbox
 from node.services.tiers import review_tiers
 from node.services.webhook_delivery import deliver_webhooks
@@ -88,6 +91,14 @@ async def run_program_jobs(node: NodeContext) -> None:
         )
 
 
+async def run_membership_job(node: NodeContext) -> None:
+    report = await run_in_threadpool(
+        advance_memberships, node.db, node.settings, now=node.clock.now()
+    )
+    if report.notices or report.moved:
+        log.info("memberships advanced", extra={"notices": report.notices, "moved": report.moved})
+
+
 def webhook_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitable[None]]:
     async def send_webhooks(node: NodeContext) -> None:
         while True:
@@ -129,6 +140,7 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     jobs = [
         Job("expiry", settings.expiry_interval_seconds, expire_points),
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
+        Job("memberships", settings.program_jobs_interval_seconds, run_membership_job),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
         Job("federation", settings.federation_interval_seconds, federation_job(http)),
     ]

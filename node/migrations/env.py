@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import node.store.federation_models  # noqa: F401
+import node.store.membership_models  # noqa: F401
 import node.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import node.store.program_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401

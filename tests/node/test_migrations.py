@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 import node.store.federation_models  # noqa: F401
+import node.store.membership_models  # noqa: F401
 import node.store.models  # noqa: F401
 import node.store.program_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401
