@@ -65,5 +65,5 @@ def membership(till: Till, customer: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def act(till: Till, customer: str, type: str, **extra: Any) -> Any:
-    return till.post(f"/api/v1/customers/{customer}/actions", {"type": type, **extra})
+def act(till: Till, customer: str, type: str, key: str | None = None, **extra: Any) -> Any:
+    return till.post(f"/api/v1/customers/{customer}/actions", {"type": type, **extra}, key=key)
