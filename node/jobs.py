@@ -6,9 +6,9 @@ job                interval setting                    what it does
 expiry             ``expiry_interval_seconds``         expires points past their date
 program            ``program_jobs_interval_seconds``   reviews due tiers, pays birthday
                                                        bonuses, announces points that
-                                                       expire soon (``points.expiring``)
-memberships        ``program_jobs_interval_seconds``   renewal notices, grace, lapses and
-                                                       period-end cancellations
+                                                       expire soon (``points.expiring``),
+                                                       moves paid memberships (renewal
+                                                       notices, grace, lapses)
 webhooks           ``webhook_interval_seconds``        fans events out and sends the
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
@@ -83,6 +83,7 @@ async def run_program_jobs(node: NodeContext) -> None:
             "birthday bonuses paid",
             extra={"customers": birthdays.members, "points": birthdays.points},
         )
+    await run_membership_job(node)
     warned = await run_in_threadpool(warn_expiring_points, node.db, node.settings, now=now)
     if warned.customers:
         log.info(
@@ -140,7 +141,6 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     jobs = [
         Job("expiry", settings.expiry_interval_seconds, expire_points),
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
-        Job("memberships", settings.program_jobs_interval_seconds, run_membership_job),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
         Job("federation", settings.federation_interval_seconds, federation_job(http)),
     ]
