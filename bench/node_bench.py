@@ -149,7 +149,8 @@ def _write(node: RunningNode, suffix: str, body: str, key_prefix: str) -> LoadSp
 
 def program_toml() -> str:
     """Ten campaigns running now (multipliers and fixed bonuses, stackable or not,
-    some by category, one member-only) and four tiers."""
+    some by category, one member-only), four tiers, a paid plan, an action type
+    and two challenges."""
     campaigns = []
     for n in range(10):
         kind = (
@@ -181,7 +182,20 @@ def program_toml() -> str:
         "[earn]\npoints_per_unit = 1\nminimum_purchase = 1000\n"
         "categories = { coffee = 200, cake = 150 }\n\n"
     )
-    return head + "\n".join(campaigns) + "\n" + tiers
+    # Issue 9: a paid plan (one membership lookup per purchase), an action type
+    # and two challenges running (one progress upsert each per purchase).
+    engagement = (
+        '[[membership.plans]]\ncode = "club"\nname = "Club"\nfee = 4900\n'
+        "earn_multiplier_percent = 150\n\n"
+        '[[actions]]\ncode = "review"\nname = "Review"\npoints = 20\ncap = 2\n\n'
+        + "\n".join(
+            f'[[challenges]]\ncode = "{goal}"\nname = "{goal}"\ngoal = "{goal}"\n'
+            f"target = {target}\nreward_points = 100\n"
+            "starts_at = 2020-01-01T00:00:00Z\nends_at = 2100-01-01T00:00:00Z\n"
+            for goal, target in (("visits", 50), ("spend", 10_000_000))
+        )
+    )
+    return head + "\n".join(campaigns) + "\n" + tiers + "\n" + engagement
 
 
 def apply_program(bench: Bench, node: RunningNode, database: str) -> None:

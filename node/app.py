@@ -27,9 +27,11 @@ from node.routes import (
     audit,
     consent,
     customer,
+    engagement,
     expiring,
     federation,
     kpis,
+    memberships,
     operator,
     partner_notices,
     partners,
@@ -70,6 +72,8 @@ def all_endpoints() -> list[Endpoint]:
         *subject_requests.ENDPOINTS,
         *consent.ENDPOINTS,
         *partner_notices.ENDPOINTS,
+        *memberships.ENDPOINTS,
+        *engagement.ENDPOINTS,
     ]
 
 

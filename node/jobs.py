@@ -6,7 +6,9 @@ job                interval setting                    what it does
 expiry             ``expiry_interval_seconds``         expires points past their date
 program            ``program_jobs_interval_seconds``   reviews due tiers, pays birthday
                                                        bonuses, announces points that
-                                                       expire soon (``points.expiring``)
+                                                       expire soon (``points.expiring``),
+                                                       moves paid memberships (renewal
+                                                       notices, grace, lapses)
 webhooks           ``webhook_interval_seconds``        fans events out and sends the
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
@@ -40,6 +42,7 @@ from node.services.bonuses import award_birthday_bonuses
 from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
+from node.services.memberships import advance_memberships
 from node.services.outbox import deliver_outbox
 from node.services.retention import run_retention
 from node.services.settlement_schedule import send_due_statements
@@ -87,12 +90,21 @@ async def run_program_jobs(node: NodeContext) -> None:
             "birthday bonuses paid",
             extra={"customers": birthdays.members, "points": birthdays.points},
         )
+    await run_membership_job(node)
     warned = await run_in_threadpool(warn_expiring_points, node.db, node.settings, now=now)
     if warned.customers:
         log.info(
             "points expiring soon announced",
             extra={"customers": warned.customers, "points": warned.points},
         )
+
+
+async def run_membership_job(node: NodeContext) -> None:
+    report = await run_in_threadpool(
+        advance_memberships, node.db, node.settings, now=node.clock.now()
+    )
+    if report.notices or report.moved:
+        log.info("memberships advanced", extra={"notices": report.notices, "moved": report.moved})
 
 
 def webhook_job(client: httpx.AsyncClient) -> Callable[[NodeContext], Awaitable[None]]:

@@ -27,6 +27,8 @@ from pydantic import (
 )
 
 from node.errors import ValidationFailed
+from node.program.engagement import ActionType, Challenge
+from node.program.membership import MembershipRules
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Name = Annotated[
@@ -44,6 +46,11 @@ EVENT_TYPES = (
     "tier.changed",
     "points.expiring",
     "voucher.issued",
+    "membership.started",
+    "membership.renewal_due",
+    "membership.lapsed",
+    "membership.cancelled",
+    "challenge.completed",
 )
 
 
@@ -193,6 +200,10 @@ class Reward(_Strict):
         default=False,
         description="Also offered to partner customers, who pay in their own node's points.",
     )
+    plans: list[Code] = Field(
+        default_factory=list,
+        description="Paid members only: only holders of these plans; empty means everyone.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Reward:
@@ -218,6 +229,9 @@ class Program(_Strict):
     cashback: Cashback = Field(default_factory=Cashback)
     expiry: Expiry = Field(default_factory=Expiry)
     rewards: list[Reward] = Field(default_factory=list)
+    membership: MembershipRules = Field(default_factory=MembershipRules)
+    actions: list[ActionType] = Field(default_factory=list)
+    challenges: list[Challenge] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Program:
@@ -232,7 +246,11 @@ class Program(_Strict):
             for code in reward.tiers:
                 if code not in tier_codes:
                     raise ValueError(f"rewards.{index}.tiers: no tier {code!r}")
+        _check_engagement(self)
         return self
+
+    def action(self, code: str) -> ActionType | None:
+        return next((action for action in self.actions if action.code == code), None)
 
     def reward(self, code: str) -> Reward | None:
         return next((reward for reward in self.rewards if reward.code == code), None)
@@ -242,6 +260,21 @@ class Program(_Strict):
         return json.dumps(
             self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
+
+
+def _check_engagement(program: Program) -> None:
+    """Paid plans, action types and challenges refer to each other by code."""
+    _unique("actions", [a.code for a in program.actions])
+    _unique("challenges", [c.code for c in program.challenges])
+    plans = {plan.code for plan in program.membership.plans}
+    for index, reward in enumerate(program.rewards):
+        for code in reward.plans:
+            if code not in plans:
+                raise ValueError(f"rewards.{index}.plans: no plan {code!r}")
+    actions = {action.code for action in program.actions}
+    for index, challenge in enumerate(program.challenges):
+        if challenge.action is not None and challenge.action not in actions:
+            raise ValueError(f"challenges.{index}.action: no action {challenge.action!r}")
 
 
 def _unique(where: str, codes: list[str]) -> None:

@@ -22,7 +22,10 @@ The rules, as docs/program.md tells a shop owner:
    matches.
 6. Rounding happens once, at the end, down to whole points: nothing is lost
    to per-line rounding.
-7. Cashback (store credit) is ``amount x basis_points / 10000`` minor units,
+7. A paid membership plan's ``earn_multiplier_percent`` replaces the tier's
+   percent when it is larger (or adds its extra to it when the program says
+   ``membership.stack_with_tiers``); see node.program.membership.
+8. Cashback (store credit) is ``amount x basis_points / 10000`` minor units,
    rounded down, when the purchase reaches ``cashback.minimum_purchase``.
    Tiers and campaigns do not change it.
 """
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from node.program.config import Program
+from node.program.membership import member_percent
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Earning:
     tier_percent: int
     #: Codes of the campaigns that added something, in program order.
     campaigns: tuple[str, ...]
+    #: The paid plan's multiplier when the member held one, else None.
+    plan_percent: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,8 @@ def compute_earning(
     moment: datetime,
     tier: str | None,
     currency_exponent: int,
+    plan_percent: int | None = None,
+    stack_plan: bool = False,
 ) -> Earning:
     """Points and cashback for one purchase made at ``moment`` by a member of ``tier``."""
     plan = earn_plan(program)
@@ -160,7 +168,12 @@ def compute_earning(
         cashback = total * plan.cashback_basis_points // 10_000
     tier_percent = plan.tier_percent.get(tier, 100) if tier is not None else 100
     if total < plan.minimum or total == 0:
-        return Earning(0, 0, cashback, tier_percent, ())
+        return Earning(0, 0, cashback, tier_percent, (), plan_percent)
+    percent = (
+        tier_percent
+        if plan_percent is None
+        else member_percent(tier_percent, plan_percent, stack=stack_plan)
+    )
 
     running = [
         c
@@ -190,7 +203,7 @@ def compute_earning(
                 ]
             )
             used.update(codes)
-        scaled += line_base * (tier_percent + extra)
+        scaled += line_base * (percent + extra)
         base_scaled += line_base * 100
     divisor = 10**currency_exponent * 100 * 100
     points = scaled // divisor
@@ -206,4 +219,6 @@ def compute_earning(
         )
         used.update(codes)
     order = tuple(c.code for c in plan.campaigns if c.code in used) if used else ()
-    return Earning(points + bonus, base_scaled // divisor, cashback, tier_percent, order)
+    return Earning(
+        points + bonus, base_scaled // divisor, cashback, tier_percent, order, plan_percent
+    )

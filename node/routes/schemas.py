@@ -476,3 +476,81 @@ class MemberExpiringOut(BaseModel):
     within_days: int
     points: int = Field(description="All points expiring within the window.")
     lots: list[ExpiringLotOut] = Field(description="Soonest first, at most `limit`.")
+
+
+# -- paid membership and engagement (node.routes.memberships, node.routes.engagement) --
+
+
+class MembershipPaymentRequest(StrictBody):
+    plan: Category = Field(description="The plan's code in the program.")
+    amount: PositiveAmount = Field(description="The fee paid, in minor units; the plan's fee.")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    reference: Reference | None = Field(default=None, description="The payment's own reference.")
+    period: AwareDatetime | None = Field(
+        default=None, description="The start of the period this pays for (a guard); optional."
+    )
+
+
+class MembershipCancelRequest(StrictBody):
+    at_once: bool = Field(
+        default=False, description="True: end now, with the plan's refund; else at period end."
+    )
+
+
+class MembershipChangeOut(BaseModel):
+    change: str
+    plan: str
+    period_start: datetime
+    period_end: datetime
+    amount: int | None
+    at: datetime
+
+
+class MembershipOut(BaseModel):
+    customer_id: str
+    state: str = Field(description="none, active, grace, lapsed or cancelled.")
+    benefits: bool
+    plan: str | None
+    started_at: datetime | None
+    period_start: datetime | None
+    period_end: datetime | None
+    cancel_at_period_end: bool
+    benefits_until: datetime | None
+    earn_multiplier_percent: int
+    flags: list[str]
+    history: list[MembershipChangeOut] | None = None
+    refund: int | None = None
+    effective_at: datetime | None = None
+
+
+class ActionRequest(StrictBody):
+    type: Category = Field(description="The action type's code in the program.")
+    occurred_at: AwareDatetime | None = None
+    reference: Reference | None = None
+
+
+class ActionOut(BaseModel):
+    customer_id: str
+    action: dict[str, object]
+    transaction: TransactionOut
+    challenges_completed: list[str]
+    balance: int
+
+
+class ChallengeOut(BaseModel):
+    code: str
+    name: str
+    goal: str
+    action: str | None
+    target: int
+    starts_at: datetime
+    ends_at: datetime
+    running: bool
+    progress: int
+    completed_at: datetime | None
+    reward_points: int
+
+
+class ChallengesOut(BaseModel):
+    customer_id: str
+    items: list[ChallengeOut]

@@ -21,7 +21,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import RequestError, ValidationFailed
 from node.program.earning import Line, compute_earning
-from node.services import bonuses, ledger, store_credit, tiers
+from node.services import bonuses, challenges, ledger, memberships, store_credit, tiers
 from node.services.customers import require_active_txn
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
 from node.services.program import program_at_txn
@@ -116,12 +116,17 @@ def purchase_unit(
         tier, held = tiers.tiers_for_purchase_txn(
             session=session, program=program, customer_id=customer_id, moment=moment
         )
+        paid_plan = memberships.plan_for_purchase_txn(
+            session=session, program=program, customer_id=customer_id, moment=moment
+        )
         earning = compute_earning(
             program,
             lines=basket,
             moment=moment,
             tier=held,
             currency_exponent=settings.currency_exponent,
+            plan_percent=paid_plan.earn_multiplier_percent if paid_plan else None,
+            stack_plan=program.membership.stack_with_tiers,
         )
         posted = ledger.credit_points_txn(
             session=session,
@@ -172,25 +177,42 @@ def purchase_unit(
             now=now,
         )
         balance = posted.balance
-        if bonuses.reward_referral_txn(
+        completed = challenges.progress_purchase_txn(
+            session=session,
+            program=program,
+            customer_id=customer_id,
+            lines=basket,
+            moment=moment,
+            now=now,
+        )
+        referred = bonuses.reward_referral_txn(
             session=session, program=program, customer_id=customer_id, now=now
-        ):
+        )
+        if completed or referred:
             found = ledger_store.customer_account(session=session, customer_id=customer_id)
             balance = found[1] if found else balance
+        earning_json: dict[str, Any] = {
+            "program_version": in_force.version,
+            "base_points": earning.base_points,
+            "points": earning.points,
+            "tier": held,
+            "tier_percent": earning.tier_percent,
+            "campaigns": list(earning.campaigns),
+            "cashback": earning.cashback,
+            "new_tier": upgraded,
+        }
+        if paid_plan is not None:
+            earning_json["membership"] = {
+                "plan": paid_plan.code,
+                "percent": paid_plan.earn_multiplier_percent,
+            }
+        if completed:
+            earning_json["challenges_completed"] = completed
         body = {
             "customer_id": customer_id,
             "transaction": _transaction_json(posted, order_ref),
             "purchase": {"amount": amount, "currency": currency, "order_ref": order_ref},
-            "earning": {
-                "program_version": in_force.version,
-                "base_points": earning.base_points,
-                "points": earning.points,
-                "tier": held,
-                "tier_percent": earning.tier_percent,
-                "campaigns": list(earning.campaigns),
-                "cashback": earning.cashback,
-                "new_tier": upgraded,
-            },
+            "earning": earning_json,
             "balance": balance,
         }
         return Answer(201, body)

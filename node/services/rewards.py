@@ -28,7 +28,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import Conflict, ValidationFailed
 from node.program.config import Program, Reward
-from node.services import ledger
+from node.services import ledger, memberships
 from node.services.customers import require_active_txn
 from node.services.events import record_event_txn
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
@@ -109,6 +109,9 @@ def member_catalogue(
             session=session, reward_codes=[r.code for r in program.rewards]
         )
         held = store.vouchers_held(session=session, customer_id=customer_id)
+        paid_plan = memberships.plan_for_purchase_txn(
+            session=session, program=program, customer_id=customer_id, moment=now
+        )
     entries = []
     for reward in program.rewards:
         stock_left = _stock_left(reward, issued)
@@ -122,6 +125,7 @@ def member_catalogue(
             and stock_left != 0
             and limit_left != 0
             and _tier_allows(reward, tier)
+            and (not reward.plans or (paid_plan is not None and paid_plan.code in reward.plans))
         ):
             entries.append(CatalogueEntry(reward, stock_left, limit_left))
     return MemberCatalogue(customer_id, tier, entries)
@@ -174,6 +178,12 @@ def issue_voucher_txn(
     if not _tier_allows(reward, tier):
         raise Conflict(
             "this reward is for members of other tiers", field="reward", code="tier_required"
+        )
+    if reward.plans and not memberships.holds_plan_txn(
+        session=session, program=program, customer_id=customer_id, plans=reward.plans, now=now
+    ):
+        raise Conflict(
+            "this reward is for paid members of other plans", field="reward", code="plan_required"
         )
     if reward.per_customer_limit is not None:
         held = store.vouchers_held(session=session, customer_id=customer_id).get(reward.code, 0)
