@@ -35,6 +35,7 @@ from node.routes import (
     operator,
     partner_notices,
     partners,
+    processing_records,
     profiles,
     program,
     retention,
@@ -72,6 +73,7 @@ def all_endpoints() -> list[Endpoint]:
         *subject_requests.ENDPOINTS,
         *consent.ENDPOINTS,
         *partner_notices.ENDPOINTS,
+        *processing_records.ENDPOINTS,
         *memberships.ENDPOINTS,
         *engagement.ENDPOINTS,
     ]

@@ -1,4 +1,5 @@
-"""Staff accounts, roles, sessions and sign-in throttling for the admin UI and the member portal's one-time links.
+"""Staff accounts, roles, sessions and sign-in throttling for the admin UI, and the
+member portal's one-time links.
 
 Revision ID: 0012
 Revises: 0011
