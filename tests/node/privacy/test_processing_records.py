@@ -49,9 +49,7 @@ def test_a_bad_format_is_422(operator: Operator) -> None:
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "format"
 
 
-def test_the_command_prints_the_record(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_the_command_prints_the_record(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     argv = ["--data-dir", str(tmp_path / "node")]
     assert main([*argv, "init"]) == 0
     capsys.readouterr()
