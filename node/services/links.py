@@ -36,6 +36,9 @@ from protocol import Answer, LinkRequest, LinkRevoke, Message, accept, reject
 
 LINK_CODE_TTL = timedelta(minutes=15)
 ACTIVE, PENDING, REVOKED, REFUSED = "active", "pending", "revoked", "refused"
+#: Processing restricted (GDPR Art. 18) at either end: no transfers over it; the
+#: member may still revoke it, and cannot link again over it.
+RESTRICTED = "restricted"
 
 
 def _digest(code: str) -> str:
@@ -107,7 +110,7 @@ def request_link_unit(
         existing = store.link_for_customer(
             session=session, customer_id=customer_id, partner=partner
         )
-        if existing is not None and existing.status in (ACTIVE, PENDING):
+        if existing is not None and existing.status in (ACTIVE, PENDING, RESTRICTED):
             raise Conflict(
                 f"already {existing.status} with {partner}", field="partner", code="already_linked"
             )
@@ -145,7 +148,7 @@ def revoke_link_unit(
     def work(session: Session) -> ApiAnswer:
         require_active_txn(session=session, customer_id=customer_id)
         link = store.link_for_customer(session=session, customer_id=customer_id, partner=partner)
-        if link is None or link.status != ACTIVE:
+        if link is None or link.status not in (ACTIVE, RESTRICTED):
             raise NotFound(f"no active link with {partner}", field="partner")
         store.set_link_status(session=session, link_id=link.id, status=REVOKED, now=now)
         outbox.enqueue_txn(

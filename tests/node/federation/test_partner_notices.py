@@ -348,3 +348,38 @@ def test_the_notice_routes_refuse_bad_input(consortium: Consortium) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert cafe.client.get("/api/v1/privacy/notices?request_ref=x").status_code == 401
     assert notices(cafe, "never-sent") == []
+
+
+def test_a_restricted_link_can_be_revoked_but_not_linked_over(
+    consortium: Consortium, linked: dict[str, str]
+) -> None:
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = linked["cafe"], linked["bookshop"]
+    notify(consortium, cafe, ann_cafe, "dsr-6", "restriction")
+    consortium.settle()
+    # Linking again over the restricted link would quietly lift the restriction.
+    code = bookshop.client.post(
+        "/api/v1/me/link-codes", json={"partner": "cafe"}, headers=bookshop.token(ann_books)
+    )
+    assert code.status_code == 201, code.text
+    again = cafe.client.post(
+        "/api/v1/me/links",
+        json={
+            "partner": "bookshop",
+            "link_code": code.json()["link_code"],
+            "subject": code.json()["subject"],
+        },
+        headers={**cafe.token(ann_cafe), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_linked"
+    assert ("bookshop", "restricted") in my_links(cafe, ann_cafe)
+    # The member may still end the link.
+    revoked = cafe.client.request(
+        "DELETE",
+        "/api/v1/me/links/bookshop",
+        headers={**cafe.token(ann_cafe), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert revoked.status_code == 200, revoked.text
+    consortium.settle()
+    assert ("bookshop", "revoked") in my_links(cafe, ann_cafe)
+    assert ("cafe", "restricted") not in my_links(bookshop, ann_books)
