@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml | $(PY)
 demo: $(STAMP)
 	$(PY) -m node.demo $(DEMO_ARGS)
 
+# Two workers (pytest-xdist): this machine has two cores; PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
