@@ -33,12 +33,11 @@ from node.errors import Conflict, NotFound, ValidationFailed
 from node.ids import new_id
 from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
-from node.services.escrow import refund_escrow_txn, release_escrow_txn
+from node.services.escrow import escrow_account, refund_escrow_txn, release_escrow_txn
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit
 from node.services.inbox import InboxContext
-from node.services.transfers import escrow_account
 from node.store import federation as store
 from node.store import partners as partner_store
 from protocol import Answer, DonationRequest, Message, accept, donation_value, reject

@@ -19,7 +19,23 @@ from sqlmodel import Session
 
 from node.services import ledger
 from node.services.federation import Federation
-from node.services.transfers import FEDERATION_OUT, escrow_account, program_expiry_days
+from node.services.program import program_at_txn
+
+#: Points that left this node's program for partners, and that came in from them.
+FEDERATION_OUT = "federation:out"
+FEDERATION_IN = "federation:in"
+
+
+def escrow_account(peer: str) -> str:
+    """The system account where points wait for ``peer``'s answer."""
+    return f"escrow:{peer}"
+
+
+def program_expiry_days(session: Session, fed: Federation, now: datetime) -> int:
+    """Days until points credited now expire, under the program in force."""
+    settings = fed.settings
+    assert settings is not None
+    return program_at_txn(session=session, settings=settings, moment=now).program.expiry.days
 
 
 def release_escrow_txn(

@@ -46,14 +46,18 @@ from node.ids import new_id
 from node.program.config import Reward
 from node.services import consent, ledger, outbox, rewards
 from node.services.customers import require_active_txn
-from node.services.escrow import refund_escrow_txn, release_escrow_txn
+from node.services.escrow import (
+    FEDERATION_IN,
+    escrow_account,
+    refund_escrow_txn,
+    release_escrow_txn,
+)
 from node.services.events import record_event_txn
 from node.services.federation import Federation, from_unix, unix
 from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit, run_idempotent_async
 from node.services.inbox import InboxContext
 from node.services.program import program_at_txn
-from node.services.transfers import FEDERATION_IN, escrow_account
 from node.services.vouchers import PARTNER_REWARD_KIND, new_voucher_code
 from node.settings import Settings
 from node.store import federation as store

@@ -31,11 +31,17 @@ from node.errors import Conflict, ValidationFailed
 from node.ids import new_id
 from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
+from node.services.escrow import (
+    FEDERATION_IN,
+    escrow_account,
+    program_expiry_days,
+    refund_escrow_txn,
+    release_escrow_txn,
+)
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit
 from node.services.inbox import InboxContext
-from node.services.program import program_at_txn
 from node.store import federation as store
 from protocol import (
     Answer,
@@ -54,12 +60,6 @@ from protocol import (
 )
 
 TRANSFER = "transfer"
-FEDERATION_OUT = "federation:out"
-FEDERATION_IN = "federation:in"
-
-
-def escrow_account(peer: str) -> str:
-    return f"escrow:{peer}"
 
 
 def operation_json(op: store.OperationRow) -> dict[str, Any]:
@@ -243,18 +243,13 @@ def _settle_out_txn(
     ):
         return
     if status == "accepted":
-        escrow = ledger.system_account_txn(session=session, code=escrow_account(op.peer), now=now)
-        out = ledger.system_account_txn(session=session, code=FEDERATION_OUT, now=now)
-        ledger.post_transaction_txn(
+        release_escrow_txn(
             session=session,
+            peer=op.peer,
+            points=sender_points,
             kind="transfer-settle",
-            customer_id=None,
-            points=0,
-            postings=[ledger.Posting(escrow, -sender_points), ledger.Posting(out, sender_points)],
-            idempotency_key=None,
             reference=ref,
             now=now,
-            actor="system",
         )
         store.insert_clearing(
             session=session,
@@ -267,24 +262,17 @@ def _settle_out_txn(
             now=now,
         )
         return
-    ledger.credit_points_txn(
+    assert op.customer_id is not None
+    refund_escrow_txn(
         session=session,
+        fed=fed,
         customer_id=op.customer_id,
+        peer=op.peer,
         points=sender_points,
         kind="transfer-refund",
-        source_account=escrow_account(op.peer),
-        idempotency_key=None,
         reference=ref,
         now=now,
-        expiry_days=program_expiry_days(session, fed, now),
-        actor="system",
     )
-
-
-def program_expiry_days(session: Session, fed: Federation, now: datetime) -> int:
-    settings = fed.settings
-    assert settings is not None
-    return program_at_txn(session=session, settings=settings, moment=now).program.expiry.days
 
 
 def _credit_incoming_txn(
