@@ -32,6 +32,7 @@ from node.routes import (
     federation,
     kpis,
     memberships,
+    offers,
     operator,
     partner_notices,
     partners,
@@ -74,6 +75,7 @@ def all_endpoints() -> list[Endpoint]:
         *partner_notices.ENDPOINTS,
         *memberships.ENDPOINTS,
         *engagement.ENDPOINTS,
+        *offers.ENDPOINTS,
     ]
 
 
