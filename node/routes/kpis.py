@@ -57,7 +57,7 @@ async def get_kpis(call: Call) -> Response:
 
 
 class MembershipKpisOut(BaseModel):
-    """Per bucket: paid_members, renewal_rate and churn (basis points), fee_revenue (minor units)."""
+    """Per bucket: paid members, renewal rate and churn (basis points), fee revenue."""
 
     buckets: list[dict[str, Any]]
 
