@@ -13,7 +13,9 @@ each cycling over all customers. The write rows are compared with the ceiling's
 two-row transaction on the same database. Then a full loyalty program is
 applied with ``konsort program apply`` (ten running campaigns of every kind,
 four tiers whose thresholds no customer reaches, so every earn also sums the
-member's rolling spend) and a fourth row earns under it. Cashback is left out:
+member's rolling spend, a paid plan every customer then pays for, two
+challenges and a personalised offer rule; every customer granted every
+consent at enrolment) and a fourth row earns under it. Cashback is left out:
 it is a second ledger transaction (store credit is money, kept apart from
 points), not rule evaluation.
 
@@ -30,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +48,17 @@ API = "/api/v1/customers"
 #: enough for 20,000 redemptions of 5 points each.
 FUNDING_AMOUNT = 10_000_000
 REDEEM_POINTS = 5
+#: Every bench customer grants every consent, so offers are evaluated for each.
+CONSENTS = {
+    purpose: True
+    for purpose in (
+        "marketing",
+        "profiling",
+        "personalised_offers",
+        "analytics",
+        "partner_transfers",
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,7 @@ async def _populate(port: int, token: str, count: int, concurrency: int) -> list
     limits = httpx.Limits(max_connections=concurrency)
     customers: list[str] = []
 
-    async def post(client: httpx.AsyncClient, path: str, body: dict[str, int]) -> httpx.Response:
+    async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
         response = await client.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
         if response.status_code != 201:
             raise RuntimeError(f"POST {path}: HTTP {response.status_code} {response.text}")
@@ -120,7 +134,7 @@ async def _populate(port: int, token: str, count: int, concurrency: int) -> list
 
     async def enrol_and_fund(client: httpx.AsyncClient, quota: int) -> None:
         for _ in range(quota):
-            customer = str((await post(client, API, {})).json()["id"])
+            customer = str((await post(client, API, {"consents": CONSENTS})).json()["id"])
             await post(client, f"{API}/{customer}/purchases", {"amount": FUNDING_AMOUNT})
             customers.append(customer)
 
@@ -195,7 +209,13 @@ def program_toml() -> str:
             for goal, target in (("visits", 50), ("spend", 10_000_000))
         )
     )
-    return head + "\n".join(campaigns) + "\n" + tiers + "\n" + engagement
+    # Issue 9: a personalised offer rule (consent guard, limit and spend facts per earn).
+    offers = (
+        '\n[[offers]]\ncode = "big-spender"\nname = "Big spender"\n'
+        'condition = { kind = "spend_above", amount = 1000, within_days = 30 }\n'
+        "reward = { bonus_points = 50 }\n"
+    )
+    return head + "\n".join(campaigns) + "\n" + tiers + "\n" + engagement + offers
 
 
 def apply_program(bench: Bench, node: RunningNode, database: str) -> None:
@@ -204,6 +224,30 @@ def apply_program(bench: Bench, node: RunningNode, database: str) -> None:
     base = [*konsort_command(), "--data-dir", str(bench.workdir / f"node-{database}")]
     bench.progress("applying a program with ten campaigns and four tiers")
     run_command([*base, "program", "apply", str(path), "--actor", "bench"], env=child_env())
+    bench.progress(f"paying the club fee for {len(node.customers):,} customers")
+    asyncio.run(_join_club(node, bench.options.concurrency))
+
+
+async def _join_club(node: RunningNode, concurrency: int) -> None:
+    """Every bench customer holds the paid plan while the program row runs."""
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{node.port}", headers=node.headers, limits=limits, timeout=60.0
+    ) as client:
+
+        async def pay(customers: list[str]) -> None:
+            for customer in customers:
+                response = await client.post(
+                    f"{API}/{customer}/membership/payments",
+                    json={"plan": "club", "amount": 4900},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                if response.status_code != 201:
+                    raise RuntimeError(f"club fee: HTTP {response.status_code} {response.text}")
+
+        async with asyncio.TaskGroup() as group:
+            for index in range(concurrency):
+                group.create_task(pay(node.customers[index::concurrency]))
 
 
 def run(bench: Bench) -> None:

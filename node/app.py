@@ -32,6 +32,7 @@ from node.routes import (
     federation,
     kpis,
     memberships,
+    offers,
     operator,
     partner_notices,
     partners,
@@ -76,6 +77,7 @@ def all_endpoints() -> list[Endpoint]:
         *processing_records.ENDPOINTS,
         *memberships.ENDPOINTS,
         *engagement.ENDPOINTS,
+        *offers.ENDPOINTS,
     ]
 
 

@@ -111,11 +111,14 @@ def cmd_program_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_program_run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the program's jobs once now: tier reviews, birthday bonuses, expiry warnings."""
+    """Run the program's jobs once now: tier reviews, birthday bonuses, paid memberships,
+    time-based personalised offers and expiry warnings."""
     from node.cli import open_database
     from node.secrets import NodeSecrets
     from node.services.bonuses import award_birthday_bonuses
     from node.services.expiry_warnings import warn_expiring_points
+    from node.services.memberships import advance_memberships
+    from node.services.offers import issue_scheduled_offers
     from node.services.tiers import review_tiers
 
     now = SystemClock().now()
@@ -123,12 +126,16 @@ def cmd_program_run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     with open_database(settings) as db:
         reviewed = review_tiers(db, settings, now=now)
         birthdays = award_birthday_bonuses(db, settings, secrets, now=now)
+        advanced = advance_memberships(db, settings, now=now)
+        offered = issue_scheduled_offers(db, settings, secrets, now=now)
         warned = warn_expiring_points(db, settings, now=now)
     print(
         f"tiers reviewed: {reviewed.reviewed} (up {reviewed.up}, down {reviewed.down},"
         f" grace {reviewed.grace})"
     )
     print(f"birthday bonuses: {birthdays.members} members, {birthdays.points} points")
+    print(f"memberships: {advanced.moved} moved, {advanced.notices} renewal notices")
+    print(f"offers: {offered.issued} issued to {offered.customers} members")
     print(f"expiry warnings: {warned.customers} members, {warned.points} points")
     return 0
 

@@ -8,7 +8,8 @@ program            ``program_jobs_interval_seconds``   reviews due tiers, pays b
                                                        bonuses, announces points that
                                                        expire soon (``points.expiring``),
                                                        moves paid memberships (renewal
-                                                       notices, grace, lapses)
+                                                       notices, grace, lapses), issues
+                                                       time-based personalised offers
 webhooks           ``webhook_interval_seconds``        fans events out and sends the
                                                        deliveries that are due
 federation         ``federation_interval_seconds``     delivers queued protocol messages
@@ -43,6 +44,7 @@ from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
 from node.services.ledger import expire_due_points
 from node.services.memberships import advance_memberships
+from node.services.offers import issue_scheduled_offers
 from node.services.outbox import deliver_outbox
 from node.services.retention import run_retention
 from node.services.settlement_schedule import send_due_statements
@@ -91,6 +93,11 @@ async def run_program_jobs(node: NodeContext) -> None:
             extra={"customers": birthdays.members, "points": birthdays.points},
         )
     await run_membership_job(node)
+    offered = await run_in_threadpool(
+        issue_scheduled_offers, node.db, node.settings, node.secrets, now=now
+    )
+    if offered.issued:
+        log.info("offers issued", extra={"customers": offered.customers, "offers": offered.issued})
     warned = await run_in_threadpool(warn_expiring_points, node.db, node.settings, now=now)
     if warned.customers:
         log.info(

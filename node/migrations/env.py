@@ -11,6 +11,7 @@ import node.store.federation_models  # noqa: F401
 import node.store.membership_models  # noqa: F401
 import node.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import node.store.notice_models  # noqa: F401
+import node.store.offer_models  # noqa: F401
 import node.store.program_models  # noqa: F401
 import node.store.request_models  # noqa: F401
 import node.store.retention_models  # noqa: F401

@@ -29,6 +29,7 @@ from pydantic import (
 from node.errors import ValidationFailed
 from node.program.engagement import ActionType, Challenge
 from node.program.membership import MembershipRules
+from node.program.offers import OfferRule, TierHeld
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 Name = Annotated[
@@ -51,6 +52,7 @@ EVENT_TYPES = (
     "membership.lapsed",
     "membership.cancelled",
     "challenge.completed",
+    "offer.issued",
 )
 
 
@@ -232,6 +234,7 @@ class Program(_Strict):
     membership: MembershipRules = Field(default_factory=MembershipRules)
     actions: list[ActionType] = Field(default_factory=list)
     challenges: list[Challenge] = Field(default_factory=list)
+    offers: list[OfferRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> Program:
@@ -247,6 +250,7 @@ class Program(_Strict):
                 if code not in tier_codes:
                     raise ValueError(f"rewards.{index}.tiers: no tier {code!r}")
         _check_engagement(self)
+        _check_offers(self)
         return self
 
     def action(self, code: str) -> ActionType | None:
@@ -275,6 +279,18 @@ def _check_engagement(program: Program) -> None:
     for index, challenge in enumerate(program.challenges):
         if challenge.action is not None and challenge.action not in actions:
             raise ValueError(f"challenges.{index}.action: no action {challenge.action!r}")
+
+
+def _check_offers(program: Program) -> None:
+    """Offer rules name tiers and rewards of the program by code."""
+    _unique("offers", [o.code for o in program.offers])
+    tiers = {level.code for level in program.tiers.levels}
+    for index, rule in enumerate(program.offers):
+        condition = rule.condition
+        if isinstance(condition, TierHeld) and condition.tier not in tiers:
+            raise ValueError(f"offers.{index}.condition.tier: no tier {condition.tier!r}")
+        if rule.reward.reward is not None and program.reward(rule.reward.reward) is None:
+            raise ValueError(f"offers.{index}.reward.reward: no reward {rule.reward.reward!r}")
 
 
 def _unique(where: str, codes: list[str]) -> None:

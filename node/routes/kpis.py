@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from node.routes.endpoint import Call, Endpoint, json_response
 from node.routes.schemas import KpiBucketOut, KpiFiguresOut, KpiQuery, KpiReportOut, RatioOut
-from node.services import kpis
+from node.services import kpis, membership_kpis
 
 
 def _ratio(ratio: kpis.Ratio) -> RatioOut:
@@ -55,6 +56,37 @@ async def get_kpis(call: Call) -> Response:
     )
 
 
+class MembershipKpisOut(BaseModel):
+    """Per bucket: paid members, renewal rate and churn (basis points), fee revenue."""
+
+    buckets: list[dict[str, Any]]
+
+
+async def get_membership_kpis(call: Call) -> Response:
+    """Paid members, renewal rate, churn and fee revenue per calendar period."""
+    query: KpiQuery = call.query
+    buckets = await call.run(
+        membership_kpis.membership_kpi_report,
+        call.node.db,
+        start=query.from_,
+        end=query.to,
+        period=query.period,
+        tz=kpis.time_zone(query.tz),
+    )
+    items = [
+        {
+            "start": b.start.isoformat(),
+            "end": b.end.isoformat(),
+            "paid_members": b.paid_members,
+            "renewal_rate": _ratio(b.renewal_rate).model_dump(),
+            "churn": _ratio(b.churn).model_dump(),
+            "fee_revenue": b.fee_revenue,
+        }
+        for b in buckets
+    ]
+    return json_response({"buckets": items})
+
+
 ENDPOINTS = [
     Endpoint(
         "GET",
@@ -65,6 +97,17 @@ ENDPOINTS = [
         "kpis",
         query=KpiQuery,
         response=KpiReportOut,
+        errors=(422,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/kpis/memberships",
+        get_membership_kpis,
+        "Paid membership KPIs per calendar period",
+        "operator",
+        "kpis",
+        query=KpiQuery,
+        response=MembershipKpisOut,
         errors=(422,),
     ),
 ]

@@ -209,6 +209,9 @@ def _instant(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
+instant = _instant  # public: node.services.membership_kpis uses the same calendar
+
+
 def kpi_report(
     db: Database, *, start: date, end: date, period: Period, tz: tzinfo = UTC
 ) -> KpiReport:

@@ -21,7 +21,7 @@ from node.clock import isoformat
 from node.db import Database
 from node.errors import RequestError, ValidationFailed
 from node.program.earning import Line, compute_earning
-from node.services import bonuses, challenges, ledger, memberships, store_credit, tiers
+from node.services import bonuses, challenges, ledger, memberships, offers, store_credit, tiers
 from node.services.customers import require_active_txn
 from node.services.idempotency import Answer, Unit, idempotent_unit, run_idempotent
 from node.services.program import program_at_txn
@@ -188,6 +188,14 @@ def purchase_unit(
         referred = bonuses.reward_referral_txn(
             session=session, program=program, customer_id=customer_id, now=now
         )
+        offered = offers.evaluate_after_purchase_txn(
+            session=session,
+            settings=settings,
+            program=program,
+            version=in_force.version,
+            customer_id=customer_id,
+            now=now,
+        )
         if completed or referred:
             found = ledger_store.customer_account(session=session, customer_id=customer_id)
             balance = found[1] if found else balance
@@ -208,6 +216,8 @@ def purchase_unit(
             }
         if completed:
             earning_json["challenges_completed"] = completed
+        if offered:
+            earning_json["offers_issued"] = offered
         body = {
             "customer_id": customer_id,
             "transaction": _transaction_json(posted, order_ref),
