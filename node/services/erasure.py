@@ -3,8 +3,9 @@
 :func:`shred_personal_data_txn` is the one primitive every erasure path uses:
 an approved erasure request and the retention policy for inactive members.
 It deletes the wrapped data key (the sealed profile becomes unreadable for
-good), the sealed profile with its email digest, the birthday index and any
-unused link codes, and marks the customer ``erased``. Ledger, clearing and
+good), the sealed profile with its email digest, the birthday index, any
+unused link codes, personalised offers and challenge progress, and marks the
+customer ``erased``. Ledger, clearing and
 settlement rows name the customer only by the opaque id, so they stay and
 the books still balance; nothing about the person is left to tie that id to.
 
@@ -30,6 +31,11 @@ PERSONAL_TABLES: tuple[tuple[str, str], ...] = (
     ("customer_profile", "customer_id"),
     ("birthday_index", "customer_id"),
     ("link_code", "customer_id"),
+    # What profiling and engagement derived from the member's behaviour; the
+    # points they granted stay in the ledger.
+    ("customer_offer", "customer_id"),
+    ("challenge_progress", "customer_id"),
+    ("challenge_category", "customer_id"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node.db import Database
-from node.services import consent
+from node.services import consent, erasure
 from node.services import offers as offers_service
 from tests.node.program.cafe import APPLIED_AT, Till, dk
 from tests.node.program.club import events_of, ledger_ok
@@ -147,3 +147,15 @@ def test_withdrawing_profiling_or_restriction_removes_pending_offers(
     assert stored_offers(db, ole) == 0
     shop.at(dk(2026, 4, 5, 10)).buy(ole, lines=BEANS)
     assert stored_offers(db, ole) == 0
+
+
+def test_erasure_removes_the_members_offers(shop: Till, db: Database) -> None:
+    lars = join(shop.at(dk(2026, 3, 1, 9)))
+    three_bags(shop, lars)
+    assert stored_offers(db, lars) == 1
+    with db.transaction() as session:
+        shredded = erasure.shred_personal_data_txn(
+            session=session, customer_id=lars, now=dk(2026, 3, 17, 10)
+        )
+    assert shredded.deleted["customer_offer"] == 1
+    assert stored_offers(db, lars) == 0
