@@ -67,11 +67,12 @@ class Challenge(ProgramPart):
 def cap_period_key(period: str, moment: datetime) -> str:
     """The UTC calendar period ``moment`` falls in: 2026-03-07, 2026-W10, 2026-03, 2026."""
     moment = moment.astimezone(UTC)
+    # f-strings, not strftime: this runs on every purchase (offers, challenges).
     if period == "day":
-        return moment.strftime("%Y-%m-%d")
+        return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
     if period == "week":
         year, week, _ = moment.isocalendar()
         return f"{year}-W{week:02d}"
     if period == "month":
-        return moment.strftime("%Y-%m")
-    return moment.strftime("%Y")
+        return f"{moment.year:04d}-{moment.month:02d}"
+    return f"{moment.year:04d}"

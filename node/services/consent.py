@@ -155,6 +155,21 @@ def _refusal(session: Session, customer_id: str, purpose: str) -> KonsortError |
     )
 
 
+def allowed_purposes_txn(
+    *, session: Session, customer_id: str, purposes: Sequence[str]
+) -> frozenset[str]:
+    """Which of the consent ``purposes`` may be processed now: :func:`has_consent_txn`
+    for several at once, with one restriction check (a hot path asks this per purchase)."""
+    if store.is_restricted(session=session, customer_id=customer_id):
+        return frozenset()
+    return frozenset(
+        purpose
+        for purpose in purposes
+        if purpose != MEMBERSHIP
+        and store.current_grant(session=session, customer_id=customer_id, purpose=purpose)
+    )
+
+
 def has_consent_txn(*, session: Session, customer_id: str, purpose: str) -> bool:
     """Whether ``purpose`` may be processed for the customer now (False when restricted)."""
     return _refusal(session, customer_id, purpose) is None

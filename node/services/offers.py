@@ -99,14 +99,6 @@ def rule_facts_txn(
     return {"birthday_month": born}
 
 
-def _allowed(session: Session, customer_id: str, purpose: str, asked: dict[str, bool]) -> bool:
-    if purpose not in asked:
-        asked[purpose] = consent.has_consent_txn(
-            session=session, customer_id=customer_id, purpose=purpose
-        )
-    return asked[purpose]
-
-
 def evaluate_rules_txn(
     *,
     session: Session,
@@ -125,12 +117,17 @@ def evaluate_rules_txn(
     """
     if not rules:
         return []
-    asked: dict[str, bool] = {}
-    if not _allowed(session, customer_id, consent.PERSONALISED_OFFERS, asked):
+    wanted = [consent.PERSONALISED_OFFERS]
+    if any(rule.is_profiling for rule in rules):
+        wanted.append(consent.PROFILING)
+    allowed = consent.allowed_purposes_txn(
+        session=session, customer_id=customer_id, purposes=wanted
+    )
+    if consent.PERSONALISED_OFFERS not in allowed:
         return []
     issued: list[str] = []
     for rule in rules:
-        if rule.is_profiling and not _allowed(session, customer_id, consent.PROFILING, asked):
+        if rule.is_profiling and consent.PROFILING not in allowed:
             continue
         period_key = (
             "ever" if rule.limit_period == "ever" else cap_period_key(rule.limit_period, now)
