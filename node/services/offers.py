@@ -113,8 +113,14 @@ def evaluate_rules_txn(
     """Issue the offers ``rules`` yield for the member now; the new offers' ids.
 
     Asks the consent guard first: without ``personalised_offers`` nothing is
-    read or written; a profiling rule also needs ``profiling``.
+    computed or written; a profiling rule also needs ``profiling``. Rules the
+    member already holds a pending offer of are skipped before that (the common
+    case on a busy till): pending offers exist only while the consent does,
+    since a withdrawal or a restriction deletes them in its own transaction.
     """
+    if rules:
+        held = store.pending_rules(session=session, customer_id=customer_id, now=now)
+        rules = [rule for rule in rules if rule.code not in held]
     if not rules:
         return []
     wanted = [consent.PERSONALISED_OFFERS]

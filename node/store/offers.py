@@ -123,6 +123,19 @@ def _row(session: Session, row: tuple[Any, ...]) -> OfferRow:
     )
 
 
+def pending_rules(*, session: Session, customer_id: str, now: datetime) -> set[str]:
+    """The rules the member holds an unexpired pending offer of (one indexed read)."""
+    sql = raw(session)
+    return {
+        str(row[0])
+        for row in sql.execute(
+            "SELECT rule FROM customer_offer WHERE customer_id = ? AND status = 'pending'"
+            " AND expires_at > ?",
+            (customer_id, sql.time(now)),
+        ).fetchall()
+    }
+
+
 def issued_in_period(
     *, session: Session, customer_id: str, rule: str, period_key: str, now: datetime
 ) -> tuple[int, bool]:
