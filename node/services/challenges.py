@@ -53,6 +53,28 @@ def _advance_txn(
     progress, completed = store.add_progress(
         session=session, customer_id=customer_id, challenge=challenge.code, step=step, now=now
     )
+    return _pay_if_reached_txn(
+        session=session,
+        program=program,
+        challenge=challenge,
+        customer_id=customer_id,
+        progress=progress,
+        completed=completed,
+        now=now,
+    )
+
+
+def _pay_if_reached_txn(
+    *,
+    session: Session,
+    program: Program,
+    challenge: Challenge,
+    customer_id: str,
+    progress: int,
+    completed: bool,
+    now: datetime,
+) -> bool:
+    """Pay the reward once, when ``progress`` first reaches the target."""
     if completed or progress < challenge.target:
         return False
     posted = ledger.credit_points_txn(
@@ -100,7 +122,7 @@ def progress_purchase_txn(
     """Advance the running challenges a purchase counts for; the codes it completed."""
     if not program.challenges:
         return []
-    completed: list[str] = []
+    counted: list[tuple[Challenge, int]] = []
     for challenge in program.challenges:
         if challenge.goal == "actions" or not challenge.running_at(moment):
             continue
@@ -118,12 +140,25 @@ def progress_purchase_txn(
                 )
                 for category in sorted({line.category for line in lines if line.category})
             )
-        if step and _advance_txn(
+        if step:
+            counted.append((challenge, step))
+    # One statement for every challenge the purchase counts for (the earn hot path).
+    reached = store.add_progress_many(
+        session=session,
+        customer_id=customer_id,
+        steps=[(challenge.code, step) for challenge, step in counted],
+        now=now,
+    )
+    completed: list[str] = []
+    for challenge, _ in counted:
+        progress, done = reached[challenge.code]
+        if _pay_if_reached_txn(
             session=session,
             program=program,
             challenge=challenge,
             customer_id=customer_id,
-            step=step,
+            progress=progress,
+            completed=done,
             now=now,
         ):
             completed.append(challenge.code)

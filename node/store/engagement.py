@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -64,6 +65,29 @@ def add_progress(
     )
     assert row is not None
     return int(row[0]), row[1] is not None
+
+
+def add_progress_many(
+    *, session: Session, customer_id: str, steps: Sequence[tuple[str, int]], now: datetime
+) -> dict[str, tuple[int, bool]]:
+    """:func:`add_progress` for several challenges in one statement (a purchase counts
+    for every running challenge): challenge -> (progress, completed)."""
+    if not steps:
+        return {}
+    sql = raw(session)
+    stamp = sql.time(now)
+    values = ", ".join(["(?, ?, ?, ?)"] * len(steps))
+    params: list[object] = []
+    for challenge, step in steps:
+        params += [customer_id, challenge, step, stamp]
+    rows = sql.execute(
+        "INSERT INTO challenge_progress (customer_id, challenge, progress, updated_at)"
+        f" VALUES {values} ON CONFLICT (customer_id, challenge) DO UPDATE SET"
+        " progress = challenge_progress.progress + excluded.progress,"
+        " updated_at = excluded.updated_at RETURNING challenge, progress, completed_at",
+        tuple(params),
+    ).fetchall()
+    return {str(row[0]): (int(row[1]), row[2] is not None) for row in rows}
 
 
 def mark_completed(
