@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin_ui import ui_routes
 from node.clock import Clock, SystemClock
 from node.context import NodeContext
 from node.db import Database
@@ -35,6 +36,7 @@ from node.routes import (
     operator,
     partner_notices,
     partners,
+    portal_links,
     profiles,
     program,
     retention,
@@ -74,6 +76,7 @@ def all_endpoints() -> list[Endpoint]:
         *partner_notices.ENDPOINTS,
         *memberships.ENDPOINTS,
         *engagement.ENDPOINTS,
+        *portal_links.ENDPOINTS,
     ]
 
 
@@ -151,7 +154,7 @@ def create_app(
                 db.dispose()
 
     app = Starlette(
-        routes=[endpoint.route() for endpoint in endpoints],
+        routes=[*(endpoint.route() for endpoint in endpoints), *ui_routes(node)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

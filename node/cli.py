@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_admin import add_admin_commands
 from node.cli_audit import add_audit_commands
 from node.cli_consent import add_consent_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_commands(commands, add)
     add_requests_commands(commands, add)
     add_consent_commands(commands, add)
+    add_admin_commands(commands, add)
     return parser
 
 
