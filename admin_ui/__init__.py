@@ -27,7 +27,7 @@ How to add a page (docs/admin-ui.md has the long version):
 
 Extension points: Page, PageCall, View (admin_ui.pages); PERMISSIONS and
 ACTIONS (admin_ui.permissions); STAFF_PAGES, PORTAL_PAGES; the blocks of
-templates/base.html (title, content) and the macros of _partials/forms.html.
+templates/base.html (title, content) and the macros of templates/_forms.html.
 """
 
 from __future__ import annotations

@@ -304,7 +304,12 @@ def _throttle_txn(
 
 
 def _credentials_ok(
-    user: StaffUser | None, *, node_secrets: NodeSecrets, password: str, totp_code: str
+    user: StaffUser | None,
+    *,
+    node_secrets: NodeSecrets,
+    password: str,
+    totp_code: str,
+    now: datetime,
 ) -> bool:
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -316,7 +321,7 @@ def _credentials_ok(
         return False
     if user.totp_secret is not None:
         secret = _unseal_totp(node_secrets, user.id, user.totp_secret)
-        if not pyotp.TOTP(secret).verify(totp_code.strip(), valid_window=1):
+        if not pyotp.TOTP(secret).verify(totp_code.strip(), for_time=now, valid_window=1):
             return False
     return True
 
@@ -345,7 +350,7 @@ def sign_in(
         )
         user = store.user_by_username(session=session, username=username)
         if not _credentials_ok(
-            user, node_secrets=node_secrets, password=password, totp_code=totp_code
+            user, node_secrets=node_secrets, password=password, totp_code=totp_code, now=now
         ):
             store.prune_attempts(session=session, before=now - THROTTLE_WINDOW)
             store.insert_attempt(session=session, username=username, address=address, at=now)

@@ -65,3 +65,28 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None
     )
     assert response.status_code == 303, response.text
     assert "konsort_staff" in response.cookies or client.cookies.get("konsort_staff")
+
+
+@pytest.fixture
+def operator_api(ui: TestClient, db: Database, clock: ManualClock) -> object:
+    """Some data for the dashboard: two members, purchases through the operator API."""
+    import uuid
+
+    from node.services.apikeys import create_api_key
+
+    token = create_api_key(db, name="till", now=clock.now()).token
+    auth = {"Authorization": f"Bearer {token}"}
+    for email in ("a@example.org", "b@example.org"):
+        created = ui.post(
+            "/api/v1/customers",
+            json={"name": "A", "email": email},
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert created.status_code == 201, created.text
+        bought = ui.post(
+            f"/api/v1/customers/{created.json()['id']}/purchases",
+            json={"amount": 123450},
+            headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert bought.status_code in (200, 201), bought.text
+    return auth
