@@ -14,6 +14,7 @@ from node.secrets import NodeSecrets
 from node.services import staff
 from node.settings import Settings
 from node.store.staff_models import ROLES
+from tests.admin_ui.browser import chromium, live_node, page  # noqa: F401  (browser fixtures)
 
 PASSWORD = "correct horse battery"
 BASE = "https://cafe.test"
