@@ -87,10 +87,10 @@ def request_locale(request: Request) -> str:
     return preferred[0] if preferred else DEFAULT_LOCALE
 
 
-def format_number(value: int | Decimal | None, locale: str) -> str:
+def format_number(value: int | Decimal | None, locale: str, pattern: str | None = None) -> str:
     if value is None:
         return "–"
-    return format_decimal(value, locale=Locale.parse(locale))
+    return format_decimal(value, format=pattern, locale=Locale.parse(locale))
 
 
 def format_money(minor_units: int | None, currency: str, exponent: int, locale: str) -> str:

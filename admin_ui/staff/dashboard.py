@@ -101,7 +101,7 @@ def display_value(kpi: Kpi, value: int | None, *, locale: str, currency: str, ex
         return i18n.format_money(value, currency, exponent, locale)
     if value is None:
         return "–"
-    return i18n.format_number(Decimal(value).scaleb(-4).quantize(Decimal("0.01")), locale)
+    return i18n.format_number(Decimal(value).scaleb(-4), locale, pattern="#,##0.00")
 
 
 def chart_value(kpi: Kpi, value: int | None, *, exponent: int) -> float | None:

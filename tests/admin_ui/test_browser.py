@@ -31,6 +31,7 @@ def test_operator_signs_in_and_sees_the_dashboard_charts(page: Any, live_node: L
     if os.environ.get("KONSORT_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.set_viewport_size({"width": 1280, "height": 900})
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / "admin-dashboard.png"), full_page=False)
 
 
