@@ -118,6 +118,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump(mode="json").items():
         os.environ[f"KONSORT_{name.upper()}"] = str(value)
     os.environ.pop("KONSORT_CONFIG", None)
+    # --host/--port win, so the node's links (public_base_url's default) name them.
+    for name, value in (("HOST", args.host), ("PORT", args.port)):
+        if value:
+            os.environ[f"KONSORT_{name}"] = str(value)
     configure_logging(settings.log_level)
     uvicorn.run(
         "node.asgi:app_factory",
