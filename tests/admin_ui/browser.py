@@ -1,7 +1,7 @@
 """The browser-test harness: a real node on a loopback port and headless Chromium.
 
-One node (uvicorn in a server thread, SQLite, the system clock) and one
-browser per test session; every test gets a fresh browser context (no
+One node (uvicorn in a server thread, SQLite, the system clock) per test
+session and one browser per test module; every test gets a fresh browser context (no
 cookies) and page. The Debian Chromium at /usr/bin/chromium is driven by
 Playwright; no browser is ever downloaded. Without Chromium, Playwright or
 axe-core the tests skip with the reason, except under CI=true, where they
@@ -137,8 +137,11 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One browser per test module. Playwright's sync API keeps an event loop
+    running in this thread while it is open, which would break asyncio.run()
+    in the rest of the suite; closing it after the module ends that."""
     if not CHROMIUM.exists():
         unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
