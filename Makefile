@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.konsort-installed
 
-.PHONY: demo test check bench format clean
+.PHONY: demo test check bench format clean i18n screenshots axe
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,26 @@ demo: $(STAMP)
 
 # Two workers (pytest-xdist): this machine has two cores; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 2
-test: $(STAMP)
+test: $(STAMP) axe
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# axe-core for the admin UI's browser tests, when npm is there (the tests skip
+# without it on a developer machine and fail without it in CI).
+AXE := tests/admin_ui/node_modules/axe-core/axe.min.js
+axe:
+	@if [ ! -f $(AXE) ] && command -v npm >/dev/null; then \
+		npm ci --prefix tests/admin_ui --no-audit --no-fund; fi
+
+# Regenerate docs/img/*.png from the browser tests (needs /usr/bin/chromium).
+screenshots: $(STAMP) axe
+	KONSORT_SCREENSHOTS=1 $(PY) -m pytest -q -p no:xdist -m browser tests/admin_ui/test_browser.py
+
+# Extract the admin UI's messages and merge them into the da and nb catalogues.
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F admin_ui/babel.cfg -k N_ -k _ --no-location \
+		--sort-output --project konsort -o admin_ui/i18n/messages.pot .
+	$(VENV)/bin/pybabel update -i admin_ui/i18n/messages.pot -d admin_ui/i18n \
+		--no-fuzzy-matching --ignore-obsolete
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin_ui import ui_routes
 from node.clock import Clock, SystemClock
 from node.context import NodeContext
 from node.db import Database
@@ -36,6 +37,7 @@ from node.routes import (
     operator,
     partner_notices,
     partners,
+    portal_links,
     processing_records,
     profiles,
     program,
@@ -78,6 +80,7 @@ def all_endpoints() -> list[Endpoint]:
         *memberships.ENDPOINTS,
         *engagement.ENDPOINTS,
         *offers.ENDPOINTS,
+        *portal_links.ENDPOINTS,
     ]
 
 
@@ -155,7 +158,7 @@ def create_app(
                 db.dispose()
 
     app = Starlette(
-        routes=[endpoint.route() for endpoint in endpoints],
+        routes=[*(endpoint.route() for endpoint in endpoints), *ui_routes(node)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

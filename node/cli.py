@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from sqlalchemy.exc import OperationalError
 
+from node.cli_admin import add_admin_commands
 from node.cli_audit import add_audit_commands
 from node.cli_consent import add_consent_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
@@ -118,6 +119,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump(mode="json").items():
         os.environ[f"KONSORT_{name.upper()}"] = str(value)
     os.environ.pop("KONSORT_CONFIG", None)
+    # --host/--port win, so the node's links (public_base_url's default) name them.
+    for name, value in (("HOST", args.host), ("PORT", args.port)):
+        if value:
+            os.environ[f"KONSORT_{name}"] = str(value)
     configure_logging(settings.log_level)
     uvicorn.run(
         "node.asgi:app_factory",
@@ -263,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_requests_commands(commands, add)
     add_consent_commands(commands, add)
     add_privacy_commands(commands, add)
+    add_admin_commands(commands, add)
     return parser
 
 

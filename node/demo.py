@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import io
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -55,6 +56,9 @@ SEED_MEMBERS = (
     ("Karen Blixen", "karen@example.org", 80_000),
 )
 KEY_FILE = "demo-api-key.txt"
+#: Demo staff logins of the admin UI, one per role ("username password" lines).
+STAFF_FILE = "demo-staff.txt"
+STAFF_ROLES = ("operator", "privacy_officer", "auditor")
 SEEDED_FILE = "demo-seeded.txt"
 
 
@@ -65,6 +69,8 @@ class DemoNode:
     directory: Path
     port: int
     api_key: str = ""
+    #: (username, password) per role: demo passwords, printed on purpose.
+    staff: dict[str, tuple[str, str]] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,18 +78,22 @@ class DemoNode:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _run(*args: str) -> str:
+def _run(*args: str, stdin: str = "") -> str:
     """One `konsort` command, in this process (no interpreter start-up per command)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(args))
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(args))
+    finally:
+        sys.stdin = saved_stdin
     if code != 0:
         raise SystemExit(f"konsort {' '.join(args[:4])} failed: {err.getvalue().strip()}")
     return out.getvalue()
 
 
-def _konsort(node: DemoNode, *args: str) -> str:
-    return _run("--data-dir", str(node.directory), *args)
+def _konsort(node: DemoNode, *args: str, stdin: str = "") -> str:
+    return _run("--data-dir", str(node.directory), *args, stdin=stdin)
 
 
 def federate(nodes: Sequence[DemoNode], root: Path) -> None:
@@ -149,6 +159,40 @@ def prepare(node: DemoNode) -> None:
         with os.fdopen(fd, "w") as handle:
             handle.write(token + "\n")
     node.api_key = key_file.read_text().strip()
+    staff_file = node.directory / STAFF_FILE
+    if not staff_file.exists():
+        lines = []
+        for role in STAFF_ROLES:
+            username, password = role.replace("_", "-"), secrets.token_urlsafe(12)
+            _konsort(
+                node,
+                "admin",
+                "create-user",
+                "--username",
+                username,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=password + "\n",
+            )
+            lines.append(f"{role} {username} {password}")
+        fd = os.open(staff_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+    for line in staff_file.read_text().splitlines():
+        role, username, password = line.split()
+        node.staff[role] = (username, password)
+
+
+def portal_link(node: DemoNode, customer: str) -> str:
+    """A fresh one-time member portal sign-in link (it expires in minutes)."""
+    minted = httpx.post(
+        f"{node.url}/api/v1/customers/{customer}/portal-links",
+        headers={"Authorization": f"Bearer {node.api_key}"},
+        timeout=10,
+    )
+    minted.raise_for_status()
+    return str(minted.json()["url"])
 
 
 def _port_free(port: int) -> bool:
@@ -327,6 +371,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\n  café id      {at_cafe}\n  bookshop id  {at_bookshop}"
             "\n  Mint her a token at the café (POST /api/v1/customers/<id>/tokens) and move"
             '\n  points: POST /api/v1/me/transfers {"partner": "bookshop", "points": 500}',
+            flush=True,
+        )
+        print("\nAdmin UI (staff sign-in; demo passwords, printed on purpose):\n", flush=True)
+        for node in nodes:
+            logins = "  ".join(f"{user} {password}" for user, password in node.staff.values())
+            print(f"  staff {node.node_id:10} {node.url}/admin/  {logins}")
+        print(
+            f"\nAda's member portal at the café (one-time link, valid for minutes):\n"
+            f"  {portal_link(cafe, at_cafe)}\n"
+            "  (mint another: POST /api/v1/customers/<id>/portal-links)",
             flush=True,
         )
         print(

@@ -139,6 +139,34 @@ class Settings(BaseModel):
         "erased member are kept until five years after the end of the year of their last "
         "transaction.",
     )
+    admin_session_idle_minutes: int = Field(
+        30, ge=1, le=1440, description="Minutes without a request after which a staff session ends."
+    )
+    admin_session_absolute_hours: int = Field(
+        12, ge=1, le=168, description="Hours after sign-in when a staff session ends regardless."
+    )
+    admin_require_totp_for_privacy_officers: bool = Field(
+        False,
+        description="Refuse privacy officer sign-in to accounts without a TOTP second factor.",
+    )
+    admin_login_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins per account in 15 minutes before it is throttled "
+        "(a client address may fail four times as often).",
+    )
+    portal_link_ttl_seconds: int = Field(
+        300, ge=30, le=3600, description="Lifetime of a one-time member portal sign-in link."
+    )
+    portal_session_minutes: int = Field(
+        30, ge=1, le=1440, description="Lifetime of a member portal session."
+    )
+    public_base_url: str = Field(
+        "",
+        description="Base URL people reach this node at, for links it prints or mints "
+        "(portal links); empty means http://<host>:<port>.",
+    )
 
     @field_validator("node_id")
     @classmethod
@@ -184,6 +212,10 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'konsort.db').resolve()}"
+
+    @property
+    def resolved_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def keys_dir(self) -> Path:

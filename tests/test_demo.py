@@ -64,6 +64,22 @@ def test_demo_starts_three_seeded_nodes_and_stops_cleanly(tmp_path: Path) -> Non
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert balance.json()["points"] == 450
+        # Each node prints one staff login per role; the café operator's works.
+        staff = re.findall(r"^\s+staff (\w+)\s+(http://\S+/admin/)\s+(.+)$", output, re.M)
+        assert [row[0] for row in staff] == ["cafe", "bookshop", "charity"]
+        logins = staff[0][2].split()
+        assert logins[0::2] == ["operator", "privacy-officer", "auditor"]
+        with httpx.Client(base_url=staff[0][1].removesuffix("/admin/")) as browser:
+            signed_in = browser.post(
+                "/admin/login",
+                data={"username": logins[0], "password": logins[1]},
+                headers={"Origin": str(browser.base_url).rstrip("/")},
+            )
+            assert signed_in.status_code == 303, signed_in.text
+            assert browser.get("/admin/dashboard").status_code == 200
+        portal = re.search(r"^\s+(http://\S+/me/signin/\S+)$", output, re.M)
+        assert portal is not None, output
+        assert httpx.get(portal.group(1)).status_code == 200
         # Ada is the ready customer: linked at the café and the bookshop, so her
         # café points move to the bookshop.
         (_, cafe_url, cafe_key), (_, books_url, books_key) = rows[0], rows[1]

@@ -16,6 +16,7 @@ import node.store.program_models  # noqa: F401
 import node.store.request_models  # noqa: F401
 import node.store.retention_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401
+import node.store.staff_models  # noqa: F401
 from node.db import make_engine
 
 config = context.config

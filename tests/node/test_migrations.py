@@ -20,6 +20,7 @@ import node.store.program_models  # noqa: F401
 import node.store.request_models  # noqa: F401
 import node.store.retention_models  # noqa: F401
 import node.store.settlement_models  # noqa: F401
+import node.store.staff_models  # noqa: F401
 from node.app import create_app
 from node.clock import ManualClock
 from node.db import Database

@@ -1,0 +1,11 @@
+"""The member portal at /me. Add a page group as a module with a PAGES list and
+append it to PORTAL_PAGES; portal pages use auth="member"."""
+
+from __future__ import annotations
+
+from admin_ui.pages import Page
+from admin_ui.portal import signin
+
+PORTAL_PAGES: list[Page] = [*signin.PAGES]
+
+__all__ = ["PORTAL_PAGES"]
