@@ -21,6 +21,7 @@ from node.context import NodeContext
 from node.db import Database
 from node.errors import KonsortError
 from node.jobs import node_jobs, run_periodically
+from node.locks import JobLocks
 from node.metrics import Metrics
 from node.migrate import check_schema
 from node.openapi import build_openapi
@@ -141,19 +142,27 @@ def create_app(
         jobs: list[asyncio.Task[None]] = []
         # Outgoing HTTP (webhooks): no redirects, a short timeout, injectable for tests.
         http = httpx.AsyncClient(transport=transport, follow_redirects=False, timeout=10.0)
+        locks = JobLocks(db, lock_database_url=settings.job_lock_database_url or None)
+        stopping = asyncio.Event()
         if run_jobs:
             jobs = [
-                asyncio.create_task(run_periodically(node, job))
+                asyncio.create_task(run_periodically(node, job, locks=locks, stopping=stopping))
                 for job in node_jobs(node, http=http)
             ]
         try:
             yield
         finally:
+            # uvicorn runs this after the last in-flight request is answered:
+            # let running rounds finish, then cancel what is still going.
+            stopping.set()
+            if jobs:
+                await asyncio.wait(jobs, timeout=settings.shutdown_grace_seconds)
             for job in jobs:
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
             await http.aclose()
+            locks.dispose()
             if database is None:
                 db.dispose()
 

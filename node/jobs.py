@@ -19,6 +19,10 @@ retention          ``retention_interval_seconds``      runs the retention polici
 settlement         ``settlement_interval_seconds``     states each closed settlement
                                                        period to each partner, once
                                                        (node.services.settlement_schedule)
+health             ``health_metrics_interval_seconds`` refreshes the alerting gauges
+                                                       (node.services.health_metrics)
+ledger-verify      ``ledger_verify_interval_seconds``  verifies the ledger, publishes
+                                                       the result as a gauge
 =================  ==================================  ================================
 
 Every job is safe to run at any time and any number of times: each unit of
@@ -26,11 +30,27 @@ work is idempotent in the database (a lot expires once, a review moves its
 due date, a bonus has a once-only row), so a crash mid-run or two processes
 running the same job changes nothing twice. A failed run is logged and tried
 again at the next interval. The first run of each job is right after start-up.
+
+Several processes of one node (docs/operations.md, "Scaling out"): after the
+first run, runs fall on due times, the multiples of the interval on the
+clock, so every process wakes for the same due time. An *exclusive* job
+takes its lock (node.locks) for the run and keeps it at least half an
+interval past the due time, so of the processes that wake for one due time
+one runs the job and the others skip it: a job runs once per due time. The
+federation job is shared instead: every process delivers, and the outbox's
+lease with ``SKIP LOCKED`` gives each message to one of them.
+
+Shutdown (:func:`run_periodically` with ``stopping``): a job is never cut
+between rounds; the lifespan sets ``stopping`` after the last request is
+answered, lets a running round finish (up to ``shutdown_grace_seconds``) and
+only then cancels. A delivery cut even so is simply sent again after the
+restart; the receiver's inbox answers a repeat with its stored answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,9 +59,11 @@ import httpx
 from starlette.concurrency import run_in_threadpool
 
 from node.context import NodeContext
+from node.locks import JobLocks
 from node.services.bonuses import award_birthday_bonuses
 from node.services.expiry_warnings import warn_expiring_points
 from node.services.federation_handlers import ANSWER_HANDLERS
+from node.services.health_metrics import refresh_health_gauges, verify_ledger_for_metrics
 from node.services.ledger import expire_due_points
 from node.services.memberships import advance_memberships
 from node.services.offers import issue_scheduled_offers
@@ -62,6 +84,8 @@ class Job:
     name: str
     interval_seconds: float
     run: Callable[[NodeContext], Awaitable[None]]
+    #: One process at a time (node.locks); False: every process runs it (shared work).
+    exclusive: bool = True
 
 
 async def expire_points(node: NodeContext) -> None:
@@ -174,6 +198,18 @@ async def send_settlement_statements(node: NodeContext) -> None:
         log.info("settlement statements queued", extra={"periods": len(report.stated)})
 
 
+async def refresh_health(node: NodeContext) -> None:
+    await run_in_threadpool(refresh_health_gauges, node.db, node.metrics, now=node.clock.now())
+
+
+async def verify_ledger_job(node: NodeContext) -> None:
+    violations = await run_in_threadpool(
+        verify_ledger_for_metrics, node.db, node.metrics, now=node.clock.now()
+    )
+    if violations:
+        log.error("ledger verification found violations", extra={"violations": violations})
+
+
 def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
     """The jobs this node runs, with those whose interval is 0 left out."""
     settings = node.settings
@@ -181,17 +217,73 @@ def node_jobs(node: NodeContext, *, http: httpx.AsyncClient) -> list[Job]:
         Job("expiry", settings.expiry_interval_seconds, expire_points),
         Job("program", settings.program_jobs_interval_seconds, run_program_jobs),
         Job("webhooks", settings.webhook_interval_seconds, webhook_job(http)),
-        Job("federation", settings.federation_interval_seconds, federation_job(http)),
+        Job(
+            "federation",
+            settings.federation_interval_seconds,
+            federation_job(http),
+            exclusive=False,
+        ),
         Job("retention", settings.retention_interval_seconds, run_retention_policies),
         Job("settlement", settings.settlement_interval_seconds, send_settlement_statements),
+        Job("health", settings.health_metrics_interval_seconds, refresh_health, exclusive=False),
+        Job(
+            "ledger-verify",
+            settings.ledger_verify_interval_seconds,
+            verify_ledger_job,
+            exclusive=False,
+        ),
     ]
     return [job for job in jobs if job.interval_seconds > 0]
 
 
-async def run_periodically(node: NodeContext, job: Job) -> None:
-    while True:
-        try:
-            await job.run(node)
-        except Exception:
-            log.exception("job failed; will try again", extra={"job": job.name})
-        await asyncio.sleep(job.interval_seconds)
+def next_due_in(node: NodeContext, interval_seconds: float) -> float:
+    """Seconds until the next due time: the next multiple of the interval on the clock."""
+    now = node.clock.now().timestamp()
+    return interval_seconds - (now % interval_seconds)
+
+
+async def _run_once(node: NodeContext, job: Job) -> None:
+    try:
+        await job.run(node)
+    except Exception:
+        log.exception("job failed; will try again", extra={"job": job.name})
+
+
+async def _wait(seconds: float, stopping: asyncio.Event | None) -> None:
+    if stopping is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+async def run_periodically(
+    node: NodeContext,
+    job: Job,
+    *,
+    locks: JobLocks | None = None,
+    stopping: asyncio.Event | None = None,
+) -> None:
+    """Run ``job`` now and then at each due time until ``stopping`` is set (or cancelled)."""
+    locks = locks or JobLocks(node.db)
+    first = True
+    while stopping is None or not stopping.is_set():
+        if not job.exclusive:
+            await _run_once(node, job)
+        else:
+            # Held from the due time to at least half an interval past it, so
+            # a process waking late for the same due time finds it taken.
+            hold_until = asyncio.get_running_loop().time() + job.interval_seconds / 2
+            async with locks.hold_async(job.name) as held:
+                if held:
+                    await _run_once(node, job)
+                    if not first:
+                        remaining = hold_until - asyncio.get_running_loop().time()
+                        if remaining > 0:
+                            await _wait(remaining, stopping)
+                else:
+                    log.debug("job runs in another process", extra={"job": job.name})
+        first = False
+        if stopping is not None and stopping.is_set():
+            return
+        await _wait(next_due_in(node, job.interval_seconds), stopping)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
@@ -38,6 +38,66 @@ class Metrics:
             "Points expired by the expiry job.",
             registry=self.registry,
         )
+        # Alerting gauges (node.services.health_metrics, docs/alerts.yml).
+        self.outbox_pending = Gauge(
+            "konsort_outbox_pending_messages",
+            "Protocol messages waiting for an answer, by destination.",
+            ["destination"],
+            registry=self.registry,
+        )
+        self.outbox_retrying = Gauge(
+            "konsort_outbox_retrying_messages",
+            "Pending protocol messages whose last delivery attempt failed, by destination.",
+            ["destination"],
+            registry=self.registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "konsort_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending protocol message, by destination.",
+            ["destination"],
+            registry=self.registry,
+        )
+        self.webhook_deliveries_failed = Gauge(
+            "konsort_webhook_deliveries_failed",
+            "Webhook deliveries that failed for good.",
+            registry=self.registry,
+        )
+        self.subject_requests_overdue = Gauge(
+            "konsort_subject_requests_overdue",
+            "Data-subject requests still open past their due date.",
+            registry=self.registry,
+        )
+        self.settlement_periods_disputed = Gauge(
+            "konsort_settlement_periods_disputed",
+            "Settlement periods a partner disputed.",
+            registry=self.registry,
+        )
+        self.health_refreshed = Gauge(
+            "konsort_health_refreshed_timestamp_seconds",
+            "When this process last refreshed the alerting gauges (Unix time).",
+            registry=self.registry,
+        )
+        self.ledger_verify_violations = Gauge(
+            "konsort_ledger_verify_violations",
+            "Ledger invariant violations found by the last verification.",
+            registry=self.registry,
+        )
+        self.ledger_verify_last_run = Gauge(
+            "konsort_ledger_verify_last_run_timestamp_seconds",
+            "When this process last verified the ledger (Unix time).",
+            registry=self.registry,
+        )
+        self._destinations: set[str] = set()
+
+    def set_outbox_backlog(self, backlog: dict[str, tuple[int, int, float]]) -> None:
+        """Per destination (pending, retrying, oldest age); destinations now empty read 0."""
+        for destination in self._destinations - backlog.keys():
+            backlog[destination] = (0, 0, 0.0)
+        for destination, (pending, retrying, age) in backlog.items():
+            self.outbox_pending.labels(destination).set(pending)
+            self.outbox_retrying.labels(destination).set(retrying)
+            self.outbox_oldest_age.labels(destination).set(age)
+        self._destinations |= backlog.keys()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (label children cached: this runs per request)."""

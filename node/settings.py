@@ -167,6 +167,30 @@ class Settings(BaseModel):
         description="Base URL people reach this node at, for links it prints or mints "
         "(portal links); empty means http://<host>:<port>.",
     )
+    job_lock_database_url: str = Field(
+        "",
+        description="PostgreSQL URL for the scheduled jobs' advisory locks when "
+        "database_url goes through PgBouncer in transaction pooling; empty uses database_url.",
+    )
+    shutdown_grace_seconds: float = Field(
+        15.0,
+        ge=0,
+        le=300,
+        description="On shutdown, seconds a running job round may take to finish before "
+        "it is cancelled (after the last in-flight request is answered).",
+    )
+    health_metrics_interval_seconds: int = Field(
+        15,
+        ge=0,
+        description="How often each process refreshes the alerting gauges (outbox backlog, "
+        "overdue requests, disputes) from the database; 0 turns them off.",
+    )
+    ledger_verify_interval_seconds: int = Field(
+        21_600,
+        ge=0,
+        description="How often each process verifies the ledger and publishes the result "
+        "as konsort_ledger_verify_violations; 0 turns it off.",
+    )
 
     @field_validator("node_id")
     @classmethod

@@ -164,4 +164,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         federation_interval_seconds=0,
         retention_interval_seconds=0,
         settlement_interval_seconds=0,
+        health_metrics_interval_seconds=0,
+        ledger_verify_interval_seconds=0,
     )
