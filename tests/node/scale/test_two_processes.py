@@ -3,7 +3,7 @@
 Both serve the API (a write through one is read through the other); both
 outbox workers deliver to a partner and no message is sent twice; the
 scheduled retention job runs once per due time, never in two processes at
-once.
+once; an admin UI session started through one process works through the other.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from sqlalchemy import select
 
 from node.clock import SystemClock
 from node.db import Database
+from node.secrets import NodeSecrets
+from node.services import staff
 from node.store.federation_models import InboxMessage, OutboxMessage
 from node.store.retention_models import RetentionRun
 from tests.conftest import PG_ENV, PostgresDatabases
-from tests.node.federation.faults import Person, Till, link_people, wait_delivered
+from tests.node.federation.faults import FaultNode, Person, Till, link_people, wait_delivered
 from tests.node.scale.cluster import serving, set_up_cluster
 
 pytestmark = [
@@ -34,6 +36,7 @@ pytestmark = [
 
 RETENTION_INTERVAL = 2
 TRANSFERS = 24
+STAFF_PASSWORD = "correct horse battery staple"
 
 
 def _person(tills: list[Till]) -> Person:
@@ -87,9 +90,9 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
         for till in tills:
             till.client.close()
 
-        # TODO(admin-ui): log in to the admin UI through A, then use the session
-        # through B (sessions live in PostgreSQL, so either process answers).
-        # The admin UI is being built in parallel; add this check when it lands.
+        # The admin session works whichever process answers: signed in through
+        # A, used through B (the session row lives in PostgreSQL).
+        _admin_session_through_both(database_url, a, b)
 
     db = Database(database_url)
     try:
@@ -168,3 +171,36 @@ def _wait_for_scheduled_runs(database_url: str, *, after: datetime, count: int) 
         raise AssertionError(f"fewer than {count} scheduled retention runs in 60 s")
     finally:
         db.dispose()
+
+
+def _admin_session_through_both(database_url: str, a: FaultNode, b: FaultNode) -> None:
+    db = Database(database_url)
+    try:
+        staff.create_user(
+            db,
+            node_secrets=NodeSecrets.load(a.directory / "keys"),
+            username="ops",
+            display_name="Ops",
+            role="operator",
+            password=STAFF_PASSWORD,
+            totp=False,
+            now=SystemClock().now(),
+        )
+    finally:
+        db.dispose()
+    signed_in = httpx.post(
+        f"{a.url}/admin/login",
+        data={"username": "ops", "password": STAFF_PASSWORD},
+        headers={"Origin": a.url},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.text
+    cookie = signed_in.cookies.get("konsort_staff")
+    assert cookie
+    through_b = httpx.get(
+        f"{b.url}/admin/", cookies={"konsort_staff": cookie}, follow_redirects=False
+    )
+    assert through_b.status_code == 200, through_b.text
+    assert 'action="' in through_b.text and "ops" in through_b.text.lower()
+    anonymous = httpx.get(f"{b.url}/admin/", follow_redirects=False)
+    assert anonymous.status_code in (302, 303)
