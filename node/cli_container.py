@@ -129,14 +129,16 @@ def cmd_container_steward(args: argparse.Namespace, settings: Settings) -> int:
         card = _read_card(consortium_dir, node_id)
         try:
             jwk = PublicJwk.model_validate(card.get("jwk"))
-            wanted = Member(
-                node_id=node_id,
-                display_name=card.get("display_name"),
-                kind=kind,
-                endpoint=card.get("endpoint"),
-                point_value=point_value,
-                status="active",
-                keys=[cli_steward._member_key(jwk, valid_days=args.valid_days)],
+            wanted = Member.model_validate(
+                {
+                    "node_id": node_id,
+                    "display_name": card.get("display_name"),
+                    "kind": kind,
+                    "endpoint": card.get("endpoint"),
+                    "point_value": point_value,
+                    "status": "active",
+                    "keys": [cli_steward._member_key(jwk, valid_days=args.valid_days)],
+                }
             )
         except ValidationError as exc:
             raise invalid_input(exc, f"member {node_id}") from None

@@ -136,6 +136,13 @@ class Dockerfile:
         assert isinstance(parsed, list), f"{name} is not in exec form: {found}"
         return [str(part) for part in parsed]
 
+    def healthcheck(self) -> list[str]:
+        """The final stage's HEALTHCHECK command, in exec form."""
+        found = self.instructions("HEALTHCHECK")[-1]
+        parsed = yaml.safe_load(found.partition(" CMD ")[2])
+        assert isinstance(parsed, list), f"HEALTHCHECK is not in exec form: {found}"
+        return [str(part) for part in parsed]
+
     def volumes(self) -> list[str]:
         """The final stage's VOLUME paths."""
         found: list[str] = []
