@@ -4,8 +4,9 @@ append it to PORTAL_PAGES; portal pages use auth="member"."""
 from __future__ import annotations
 
 from admin_ui.pages import Page
-from admin_ui.portal import signin
+from admin_ui.portal import consents, home, signin, transfers
 
 PORTAL_PAGES: list[Page] = [*signin.PAGES]
+PORTAL_PAGES += [*home.PAGES, *transfers.PAGES, *consents.PAGES]
 
 __all__ = ["PORTAL_PAGES"]

@@ -6,8 +6,6 @@ GET /me/signin/{token} shows a button; only the POST it sends uses the link
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.responses import RedirectResponse, Response
 
 from admin_ui.pages import Page, PageCall, View
@@ -19,7 +17,7 @@ from admin_ui.sessions import (
     unsign,
 )
 from admin_ui.staff.auth import switch_language
-from node.services import ledger, staff
+from node.services import staff
 
 
 async def signin_form(call: PageCall) -> View:
@@ -59,21 +57,6 @@ async def signin(call: PageCall) -> View | Response:
     return response
 
 
-def portal_home_context(*, points: int | None) -> dict[str, Any]:
-    return {"points": points}
-
-
-async def portal_home(call: PageCall) -> View:
-    assert call.customer_id is not None
-    balance = await call.run(
-        ledger.customer_balance,
-        call.node.db,
-        customer_id=call.customer_id,
-        now=call.node.clock.now(),
-    )
-    return View(portal_home_context(points=balance.points))
-
-
 async def signout(call: PageCall) -> Response:
     token = unsign(call.node.secrets, call.request.cookies.get(MEMBER_COOKIE))
     if token is not None:
@@ -90,7 +73,6 @@ async def signed_out(call: PageCall) -> View:
 
 
 PAGES = [
-    Page("/", "portal_home", portal_home, auth="member", template="portal/home.html"),
     Page(
         "/signin/{token}",
         "portal_signin",

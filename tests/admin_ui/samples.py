@@ -80,6 +80,88 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         ),
     ),
     "portal/signin.html": ({"token": "t"}, {"token": "abc-DEF_123"}),
-    "portal/home.html": ({"points": 0}, {"points": 123456}),
     "portal/signed_out.html": ({}, {}),
 }
+
+
+# -- the member portal (appended) --------------------------------------------------
+from datetime import UTC, datetime  # noqa: E402
+
+from admin_ui.portal.consents import consents_context  # noqa: E402
+from admin_ui.portal.home import portal_home_context  # noqa: E402
+from admin_ui.portal.transfers import transfer_context  # noqa: E402
+from node.program.config import Tier  # noqa: E402
+from node.services import portal as portal_service  # noqa: E402
+from node.services.ledger import Balance  # noqa: E402
+from node.services.tiers import TierStatus  # noqa: E402
+from protocol import Conversion  # noqa: E402
+
+_AT = "2026-03-01T12:00:00Z"
+_SILVER, _GOLD = (
+    Tier(code="silver", name="Silver <b>", threshold=0),
+    Tier(code="gold", name="Gold", threshold=500000),
+)
+_OVERVIEW = portal_service.MemberOverview(
+    balance=Balance(123456, 40, datetime(2026, 3, 20, tzinfo=UTC)),
+    tier=TierStatus(_SILVER, None, None, None, 120000, "spend", _GOLD, 380000, []),
+    expiring={"points": 40, "lots": [{"points": 40, "earned_at": _AT, "expires_at": _AT}]},
+    history=[
+        {"id": "t1", "kind": "earn", "points": 100, "reference": None, "created_at": _AT},
+        {"id": "t2", "kind": "transfer-out", "points": -50, "reference": "x", "created_at": _AT},
+        {"id": "t3", "kind": "odd-kind", "points": 1, "reference": None, "created_at": _AT},
+    ],
+)
+_PARTNER = portal_service.TransferPartner("bookshop", "Bogladen <b>", 50, 120)
+_OPTIONS = portal_service.TransferOptions(
+    [_PARTNER],
+    1000,
+    [{"partner": "bookshop", "points": -240, "partner_points": 100, "status": "pending"}],
+)
+_CONSENTS = {
+    "restricted": True,
+    "purposes": [
+        {
+            "purpose": "partner_transfers",
+            "legal_basis": "consent",
+            "state": "granted",
+            "granted": True,
+            "title": "Partner <b>",
+            "text": "Move points.",
+        },
+        {
+            "purpose": "marketing",
+            "legal_basis": "consent",
+            "state": "withdrawn",
+            "granted": False,
+            "title": "Marketing",
+            "text": "Offers.",
+        },
+    ],
+}
+
+SAMPLES["portal/home.html"] = (
+    portal_home_context(None),
+    portal_home_context(_OVERVIEW, notice="Moved."),
+)
+SAMPLES["portal/transfer.html"] = (
+    transfer_context(None),
+    transfer_context(
+        _OPTIONS,
+        form={"partner": "bookshop", "points": "abc"},
+        errors={"points": "Enter a whole number of points."},
+        refusal="No consent.",
+    ),
+)
+SAMPLES["portal/transfer_preview.html"] = (
+    transfer_context(None),
+    transfer_context(
+        _OPTIONS,
+        form={"partner": "bookshop", "points": "250"},
+        preview=portal_service.TransferPreview(_PARTNER, Conversion(240, 100, 12000, 0)),
+        form_key="k" * 36,
+    ),
+)
+SAMPLES["portal/consents.html"] = (
+    consents_context(None),
+    consents_context(_CONSENTS, form_key="k" * 36, changed="Partner <b>", error="No."),
+)
