@@ -206,20 +206,22 @@ def start(node: DemoNode) -> None:
             f"port {node.port} is in use; stop what uses it or run "
             "make demo DEMO_ARGS='--port-base 9101'"
         )
-    node.process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "node.cli",
-            "--data-dir",
-            str(node.directory),
-            "serve",
-            "--port",
-            str(node.port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(node.directory / "node.log", "ab"),  # noqa: SIM115 - lives as long as the child
-    )
+    # The child gets its own copy of the log file's descriptor; ours closes at once.
+    with open(node.directory / "node.log", "ab") as log:
+        node.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "node.cli",
+                "--data-dir",
+                str(node.directory),
+                "serve",
+                "--port",
+                str(node.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def wait_ready(node: DemoNode, timeout: float = 30.0) -> None:
