@@ -32,7 +32,7 @@ axe:
 
 # Regenerate docs/img/*.png from the browser tests (needs /usr/bin/chromium).
 screenshots: $(STAMP) axe
-	KONSORT_SCREENSHOTS=1 $(PY) -m pytest -q -p no:xdist -m browser tests/admin_ui/test_browser.py tests/admin_ui/test_browser_portal.py
+	KONSORT_SCREENSHOTS=1 $(PY) -m pytest -q -p no:xdist -m browser tests/admin_ui/test_browser*.py
 
 # Extract the admin UI's messages and merge them into the da and nb catalogues.
 i18n: $(STAMP)

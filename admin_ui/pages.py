@@ -86,7 +86,26 @@ class View:
     purpose: str | None = None
 
 
-Handler = Callable[[PageCall], Awaitable[View | Response]]
+@dataclass
+class Download:
+    """A file the page sends; with ``personal_data`` the download is audited like a view."""
+
+    content: bytes
+    filename: str
+    media_type: str
+    #: The customer whose personal data the file holds (pages with personal_data=True).
+    customer_id: str | None = None
+    purpose: str | None = None
+
+    def response(self) -> Response:
+        return Response(
+            self.content,
+            media_type=self.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{self.filename}"'},
+        )
+
+
+Handler = Callable[[PageCall], Awaitable[View | Download | Response]]
 
 
 @dataclass(frozen=True)
@@ -222,7 +241,7 @@ async def _authenticate(page: Page, call: PageCall, registry: PageRegistry) -> R
     return None
 
 
-def _record_view(page: Page, call: PageCall, view: View) -> None:
+def _record_view(page: Page, call: PageCall, view: View | Download) -> None:
     """The one place a page's display of personal data is audited."""
     if view.customer_id is None:
         raise ValueError(f"page {page.name} shows personal data but named no customer")
@@ -252,6 +271,8 @@ async def serve(page: Page, request: Request, registry: PageRegistry) -> Respons
             return result
         if page.personal_data:
             await call.run(_record_view, page, call, result)
+        if isinstance(result, Download):
+            return result.response()
         return _page_response(page, call, registry, result)
     except KonsortError as exc:
         return error_page(call, exc.http_status, exc.message)

@@ -17,6 +17,11 @@ ACTIONS: dict[str, str] = {
     "kpis.view": "see the KPI dashboard and its charts",
     "staff.view": "see the list of staff users",
     "staff.manage": "create staff users",
+    "privacy.requests.view": "see the data-subject request queue and each request's review",
+    "privacy.requests.manage": "verify, approve (carry out), reject and extend requests; "
+    "deliver a partner notice now",
+    "privacy.export.download": "download a member's access export (personal data; audited)",
+    "privacy.audit.view": "see the audit log and whether its hash chain verifies",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -24,6 +29,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "privacy_officer": frozenset({"home.view"}),
     "auditor": frozenset({"home.view", "kpis.view", "staff.view"}),
 }
+
+# The privacy officer's pages (issue 10). Auditors read the queue and the audit
+# log but download no member's personal data.
+PERMISSIONS["privacy_officer"] |= {
+    "privacy.requests.view",
+    "privacy.requests.manage",
+    "privacy.export.download",
+    "privacy.audit.view",
+}
+PERMISSIONS["auditor"] |= {"privacy.requests.view", "privacy.audit.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

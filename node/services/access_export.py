@@ -49,6 +49,8 @@ class ExportSection:
 class ExportFile:
     filename: str
     content: bytes
+    #: Whose data the file holds (the admin UI audits its download under this id).
+    customer_id: str = ""
 
 
 def profile_rows(
@@ -249,4 +251,6 @@ def build_export(
                 _csv(section_rows),
                 compress_type=zipfile.ZIP_DEFLATED,
             )
-    return ExportFile(f"konsort-export-{node_id}-{request_id}.zip", buffer.getvalue())
+    return ExportFile(
+        f"konsort-export-{node_id}-{request_id}.zip", buffer.getvalue(), row["customer_id"]
+    )

@@ -262,6 +262,38 @@ def list_entries(
     return [_public(entry) for entry in page], next_after
 
 
+def search_entries(
+    db: Database,
+    *,
+    actor: str | None = None,
+    customer_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_seq: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Entries matching every given filter, newest first (``until`` exclusive), and
+    the ``before_seq`` of the next, older page (if any)."""
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("limit must be between 1 and 500", field="limit")
+    if since is not None and until is not None and until <= since:
+        raise ValidationFailed("the end must be after the start", field="until")
+    with db.read() as session:
+        page = store.search_entries(
+            session=session,
+            limit=limit,
+            before_seq=before_seq,
+            actor=actor,
+            customer_id=customer_id,
+            action=action,
+            since=since,
+            until=until,
+        )
+    next_before = page[-1].seq if len(page) == limit else None
+    return [_public(entry) for entry in page], next_before
+
+
 def latest_entries(db: Database, *, customer_id: str | None, limit: int) -> list[dict[str, Any]]:
     with db.read() as session:
         page = store.latest_entries(session=session, limit=limit, customer_id=customer_id)

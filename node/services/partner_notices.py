@@ -221,6 +221,23 @@ def notice_receipt(db: Database, *, notice_id: str) -> str:
     return row.receipt_token
 
 
+def deliver_notice_now(db: Database, *, notice_id: str, now: datetime) -> NoticeStatus:
+    """Ask the outbox to try an unanswered notice at once instead of after its back-off
+    (the privacy officer's "retry" for a partner whose receipt is missing)."""
+    with db.transaction() as session:
+        row = store.notice_by_public_id(session=session, public_id=notice_id)
+        if row is None:
+            raise NotFound("no such notice", field="id")
+        if row.state != QUEUED:
+            raise Conflict(
+                f"the notice to {row.partner} is {row.state}; there is nothing to deliver",
+                field="id",
+                code="notice_answered",
+            )
+        links_store.lease(session=session, message_id=row.message_id, until=now)
+        return _status(row)
+
+
 def on_notice_answer(
     session: Session, fed: Federation, received: outbox.ReceivedAnswer, now: datetime
 ) -> None:

@@ -112,6 +112,35 @@ def latest_entries(
     return [StoredEntry(*row) for row in reversed(rows)]
 
 
+def search_entries(
+    *,
+    session: Session,
+    limit: int,
+    before_seq: int | None = None,
+    actor: str | None = None,
+    customer_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[StoredEntry]:
+    """Up to ``limit`` entries matching every given filter, newest first."""
+    query = select(*_COLUMNS)
+    if before_seq is not None:
+        query = query.where(entry_t.c.seq < before_seq)
+    if actor is not None:
+        query = query.where(entry_t.c.actor == actor)
+    if customer_id is not None:
+        query = query.where(entry_t.c.customer_id == customer_id)
+    if action is not None:
+        query = query.where(entry_t.c.action == action)
+    if since is not None:
+        query = query.where(entry_t.c.at >= since)
+    if until is not None:
+        query = query.where(entry_t.c.at < until)
+    rows = session.execute(query.order_by(entry_t.c.seq.desc()).limit(limit)).all()
+    return [StoredEntry(*row) for row in rows]
+
+
 def customer_entries(
     *, session: Session, customer_id: str, exclude_actor: str
 ) -> list[tuple[datetime, str, str, str]]:

@@ -165,3 +165,118 @@ SAMPLES["portal/consents.html"] = (
     consents_context(None),
     consents_context(_CONSENTS, form_key="k" * 36, changed="Partner <b>", error="No."),
 )
+# The privacy officer's pages.
+from admin_ui.staff.privacy_audit import audit_context  # noqa: E402
+from admin_ui.staff.privacy_requests import queue_context, request_context  # noqa: E402
+from node.services.audit import ChainReport  # noqa: E402
+
+_REQUEST: dict[str, Any] = {
+    "id": "req_1",
+    "customer_id": "cus_1",
+    "type": "erasure",
+    "state": "done",
+    "channel": "in_store",
+    "received_at": "2026-01-31T10:00:00Z",
+    "original_due_at": "2026-02-28T10:00:00Z",
+    "due_at": "2026-03-31T10:00:00Z",
+    "overdue": True,
+    "extension": {"months": 1, "reason": "many <records>", "customer_notified_at": None},
+    "verification": {"method": "in_person_document", "verified_at": None, "verified_by": None},
+    "decided_at": "2026-02-01T10:00:00Z",
+    "decided_by": "staff:stf_1",
+    "rejection_reason": "<b>no</b>",
+    "done_at": "2026-02-01T10:00:00Z",
+    "outcome": {"summary": "erased"},
+    "export_available": True,
+    "partner_notices": [
+        {
+            "partner": "bookshop",
+            "kind": "erasure",
+            "state": "receipt_in",
+            "id": "ntc_1",
+            "answered_at": "2026-02-01T11:00:00Z",
+            "receipt": {
+                "outcome": "accepted",
+                "erased": ["links"],
+                "kept": [{"category": "bookkeeping", "exemption": "legal_obligation"}],
+            },
+        },
+        {
+            "partner": "charity",
+            "kind": "erasure",
+            "state": "queued",
+            "id": "ntc_2",
+            "answered_at": None,
+            "receipt": None,
+        },
+    ],
+    "history": [
+        {
+            "from_state": None,
+            "to_state": "received",
+            "actor": "staff:stf_1",
+            "note": None,
+            "at": "2026-01-31T10:00:00Z",
+        },
+        {
+            "from_state": "received",
+            "to_state": "identity_verified",
+            "actor": "staff:stf_1",
+            "note": "<i>checked</i>",
+            "at": "2026-01-31T11:00:00Z",
+        },
+    ],
+}
+_OPEN_REQUEST: dict[str, Any] = {
+    **_REQUEST,
+    "state": "received",
+    "extension": None,
+    "rejection_reason": None,
+    "outcome": None,
+    "export_available": False,
+    "partner_notices": [],
+    "history": [],
+    "overdue": False,
+}
+_ENTRY = {
+    "seq": 7,
+    "at": "2026-02-01T10:00:00Z",
+    "actor": "staff:stf_1",
+    "action": "export.download",
+    "customer_id": "cus_1",
+    "purpose": "subject_request",
+    "detail": {"page": "privacy_request_export"},
+    "hash": "ab" * 32,
+}
+_AUDIT_FORM = {"staff": "staff:stf_1", "customer": "<cus>", "action": "", "from": "", "to": "x"}
+
+SAMPLES.update(
+    {
+        "staff/privacy/requests.html": (
+            queue_context([], show="open"),
+            queue_context([_REQUEST, _OPEN_REQUEST], show="all", next_cursor="12"),
+        ),
+        "staff/privacy/request.html": (
+            request_context(_OPEN_REQUEST, can_act=False, can_export=False),
+            request_context(
+                _REQUEST,
+                can_act=True,
+                can_export=True,
+                errors={"reason": "a rejection needs a reason", "notice": "no such notice"},
+                form={"reason": "<typed>"},
+                done="approve",
+            ),
+        ),
+        "staff/privacy/audit.html": (
+            audit_context([], chain=None, form={}),
+            audit_context(
+                [_ENTRY, {**_ENTRY, "seq": 6, "customer_id": None, "detail": {}}],
+                chain=ChainReport(False, 5, 6, "hash does not match", 0, 5, "0" * 64),
+                form=_AUDIT_FORM,
+                errors={"to": "to: a date like 2026-01-31"},
+                staff_options=[("staff:stf_1", "kari")],
+                next_before=6,
+            ),
+        ),
+    }
+)

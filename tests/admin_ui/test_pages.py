@@ -26,6 +26,7 @@ from tests.admin_ui.conftest import BASE, PASSWORD, SAME_ORIGIN, sign_in
 
 STAFF_ONLY = [page for page in STAFF_PAGES if page.auth == "staff"]
 SAMPLE_PATH = {"kpi": "enrolments"}
+SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
 
 
 def concrete(path: str) -> str:
