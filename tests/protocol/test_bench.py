@@ -17,4 +17,6 @@ def test_bench_reports_rates_and_ratios() -> None:
         "token_bytes",
     }
     assert all(value > 0 for value in result.values())
-    assert result["verify_ratio"] < 1.5  # full verification includes a raw verify
+    # No bound on any figure here: speed belongs to `make bench`, never to an
+    # assertion (a bound on verify_ratio failed on a loaded machine).
+    assert result["token_bytes"] == int(result["token_bytes"])
