@@ -124,11 +124,14 @@ class Page:
     audit_action: str = "page.view"
     purpose: str = "customer_service"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Audit every view or download even though it holds no one customer's data
+    #: (the bookkeeper's exports): the entry has no customer id.
+    audited: bool = False
 
     def __post_init__(self) -> None:
         if self.auth == "staff" and self.action not in permissions.ACTIONS:
             raise ValueError(f"staff page {self.name} needs an action from the permission table")
-        if self.personal_data and self.audit_action not in audit.ACTIONS:
+        if (self.personal_data or self.audited) and self.audit_action not in audit.ACTIONS:
             raise ValueError(f"page {self.name}: unknown audit action {self.audit_action}")
 
     def route(self, registry: PageRegistry) -> Route:
@@ -243,7 +246,7 @@ async def _authenticate(page: Page, call: PageCall, registry: PageRegistry) -> R
 
 def _record_view(page: Page, call: PageCall, view: View | Download) -> None:
     """The one place a page's display of personal data is audited."""
-    if view.customer_id is None:
+    if view.customer_id is None and page.personal_data:
         raise ValueError(f"page {page.name} shows personal data but named no customer")
     assert call.staff is not None
     node = call.node
@@ -269,7 +272,7 @@ async def serve(page: Page, request: Request, registry: PageRegistry) -> Respons
         result = await page.handler(call)
         if isinstance(result, Response):
             return result
-        if page.personal_data:
+        if page.personal_data or page.audited:
             await call.run(_record_view, page, call, result)
         if isinstance(result, Download):
             return result.response()

@@ -22,6 +22,14 @@ ACTIONS: dict[str, str] = {
     "deliver a partner notice now",
     "privacy.export.download": "download a member's access export (personal data; audited)",
     "privacy.audit.view": "see the audit log and whether its hash chain verifies",
+    "privacy.consent.view": "see consent counts per purpose and wording version, withdrawals",
+    "privacy.consent.history": "see one member's consent history (personal data; audited)",
+    "privacy.consent.manage": "publish new wording for a consent purpose",
+    "privacy.retention.view": "see retention policies and past runs",
+    "privacy.retention.run": "start a retention dry run or a real run",
+    "privacy.exports.view": "see the bookkeeping and compliance exports",
+    "privacy.exports.download": "download the ledger CSV, consent records CSV, Art. 30 record "
+    "(audited)",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,6 +47,19 @@ PERMISSIONS["privacy_officer"] |= {
     "privacy.audit.view",
 }
 PERMISSIONS["auditor"] |= {"privacy.requests.view", "privacy.audit.view"}
+
+# The rest of the privacy officer's pages: consent, retention, exports. Auditors
+# see counts, policies and runs, but no member's history and no downloads.
+PERMISSIONS["privacy_officer"] |= {
+    "privacy.consent.view",
+    "privacy.consent.history",
+    "privacy.consent.manage",
+    "privacy.retention.view",
+    "privacy.retention.run",
+    "privacy.exports.view",
+    "privacy.exports.download",
+}
+PERMISSIONS["auditor"] |= {"privacy.consent.view", "privacy.retention.view", "privacy.exports.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

@@ -49,7 +49,7 @@ from node.store.retention_models import RetentionRun
 log = logging.getLogger("konsort.retention")
 
 Action = Literal["delete", "anonymise"]
-Trigger = Literal["schedule", "cli", "api"]
+Trigger = Literal["schedule", "cli", "api", "ui"]
 #: How many ids a dry run lists per category.
 SAMPLE_SIZE = 20
 
@@ -343,12 +343,14 @@ def start_run_unit(
     idempotency_key: str,
     now: datetime,
     actor: str,
+    trigger: Trigger = "api",
 ) -> Unit:
-    """The API's idempotent start: the same key names the same run, which runs once."""
+    """The API's (and admin UI's) idempotent start: the same key names the same run,
+    which runs once."""
 
     def work(session: Session) -> Answer:
         run_id = start_run_txn(
-            session=session, dry_run=dry_run, trigger="api", actor=actor, now=now
+            session=session, dry_run=dry_run, trigger=trigger, actor=actor, now=now
         )
         return Answer(201, {"id": run_id})
 

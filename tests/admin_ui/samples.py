@@ -280,3 +280,140 @@ SAMPLES.update(
         ),
     }
 )
+# The rest of the privacy officer's pages: consent, retention, exports.
+from admin_ui.staff.privacy_consent import (  # noqa: E402
+    consent_context,
+    history_context,
+    wording_context,
+)
+from admin_ui.staff.privacy_exports import exports_context  # noqa: E402
+from admin_ui.staff.privacy_retention import retention_context, run_context  # noqa: E402
+
+_PURPOSE_REPORT = {
+    "purpose": "marketing",
+    "legal_basis": "consent",
+    "withdrawable": True,
+    "current_version": 2,
+    "title": "News <b>",
+    "text": "We send <i>news</i>",
+    "granted": 3,
+    "withdrawn": 1,
+    "versions": [
+        {
+            "version": 1,
+            "title": "Old",
+            "published_at": "2026-01-01T00:00:00Z",
+            "current": False,
+            "granted": 1,
+            "withdrawn": 1,
+        },
+        {
+            "version": 2,
+            "title": "News <b>",
+            "published_at": "2026-02-01T00:00:00Z",
+            "current": True,
+            "granted": 2,
+            "withdrawn": 0,
+        },
+    ],
+}
+_WITHDRAWAL = {
+    "id": "cns_1",
+    "customer_id": "cus_<1>",
+    "purpose": "marketing",
+    "wording_version": 1,
+    "channel": "web",
+    "recorded_at": "2026-02-02T10:00:00Z",
+}
+_HISTORY = [
+    {**_WITHDRAWAL, "granted": True, "actor": "customer"},
+    {**_WITHDRAWAL, "granted": False, "actor": "staff:stf_1"},
+]
+_POLICY = {
+    "category": "withdrawn_consent",
+    "description": "Withdrawn <consent>",
+    "reason": "proof",
+    "action": "delete",
+    "duration": 365,
+    "unit": "days",
+    "setting": "retention_withdrawn_consent_days",
+    "keeps_forever": False,
+    "available": True,
+    "cutoff": "2025-01-01T00:00:00Z",
+}
+_RUN = {
+    "id": "ret_1",
+    "dry_run": True,
+    "trigger": "ui",
+    "actor": "staff:stf_1",
+    "started_at": datetime(2026, 2, 1, tzinfo=UTC),
+    "finished_at": datetime(2026, 2, 1, tzinfo=UTC),
+    "error": "audit_log: <Error>",
+    "categories": [
+        {
+            "category": "withdrawn_consent",
+            "action": "delete",
+            "state": "done",
+            "cutoff": None,
+            "due": 3,
+            "applied": 2,
+            "sample": ["cns_1", "cns_2"],
+        },
+        {
+            "category": "audit_log",
+            "action": "delete",
+            "state": "kept",
+            "cutoff": None,
+            "due": 0,
+            "applied": 0,
+            "sample": [],
+        },
+    ],
+}
+SAMPLES.update(
+    {
+        "staff/privacy/consent.html": (
+            consent_context(
+                {"purposes": [], "recent_withdrawals": []}, can_edit=False, can_look_up=False
+            ),
+            consent_context(
+                {"purposes": [_PURPOSE_REPORT], "recent_withdrawals": [_WITHDRAWAL]},
+                can_edit=True,
+                can_look_up=True,
+                done="marketing",
+            ),
+        ),
+        "staff/privacy/consent_history.html": (
+            history_context("cus_1", []),
+            history_context("cus_<1>", _HISTORY),
+        ),
+        "staff/privacy/consent_wording.html": (
+            wording_context(_PURPOSE_REPORT),
+            wording_context(
+                _PURPOSE_REPORT,
+                form={"title": "<t>", "text": "</textarea><b>"},
+                errors={"title": "too long", "text": "the text is 1-4000 characters"},
+            ),
+        ),
+        "staff/privacy/retention.html": (
+            retention_context([], [], can_run=False),
+            retention_context(
+                [_POLICY, {**_POLICY, "keeps_forever": True, "available": False, "unit": "years"}],
+                [_RUN, {**_RUN, "dry_run": False, "error": None}],
+                can_run=True,
+            ),
+        ),
+        "staff/privacy/retention_run.html": (
+            run_context({**_RUN, "categories": [], "error": None}),
+            run_context(_RUN),
+        ),
+        "staff/privacy/exports.html": (
+            exports_context(form={}, can_download=False),
+            exports_context(
+                form={"from": "<x>", "to": "2026-01-01"},
+                can_download=True,
+                errors={"from": "from: a date like 2026-01-31"},
+            ),
+        ),
+    }
+)

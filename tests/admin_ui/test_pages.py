@@ -27,6 +27,7 @@ from tests.admin_ui.conftest import BASE, PASSWORD, SAME_ORIGIN, sign_in
 STAFF_ONLY = [page for page in STAFF_PAGES if page.auth == "staff"]
 SAMPLE_PATH = {"kpi": "enrolments"}
 SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
+SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention pages
 
 
 def concrete(path: str) -> str:

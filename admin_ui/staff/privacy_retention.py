@@ -1,0 +1,165 @@
+"""Retention: each policy (its category, duration, why, and the setting that holds
+it), a dry run with counts per category, run now, and the past runs with what
+each deleted.
+
+Policies are settings (konsort.toml or KONSORT_* environment variables): the
+page names each one's setting and says how to change it; it does not edit
+settings. A run is started once per form key (a double submit shows the same
+run) and records its trigger as ``ui`` and its actor as the staff member.
+Runs hold counts and opaque ids only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from starlette.responses import RedirectResponse, Response
+
+from admin_ui.i18n import N_
+from admin_ui.pages import Page, PageCall, View
+from admin_ui.permissions import allowed
+from node.errors import NotFound
+from node.services import retention
+from node.services.idempotency import run_idempotent_async
+from node.store.retention_models import RetentionRun
+
+STATE_LABELS = {
+    "done": N_("done"),
+    "kept": N_("kept (no limit set)"),
+    "unavailable": N_("not available on this node"),
+}
+ACTION_LABELS = {"delete": N_("delete"), "anonymise": N_("anonymise")}
+UNIT_LABELS = {"days": N_("days"), "years": N_("years")}
+
+
+def _key() -> str:
+    return uuid.uuid4().hex
+
+
+def _env_name(setting: str) -> str:
+    return "KONSORT_" + setting.upper()
+
+
+def run_view(run: RetentionRun) -> dict[str, Any]:
+    """A run for the templates (times as datetimes)."""
+    return {
+        "id": run.public_id,
+        "dry_run": run.dry_run,
+        "trigger": run.trigger,
+        "actor": run.actor,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "categories": json.loads(run.categories) if run.categories else [],
+    }
+
+
+def retention_context(
+    policies: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    *,
+    can_run: bool,
+    key: str = "",
+) -> dict[str, Any]:
+    return {
+        "policies": [{**p, "env": _env_name(p["setting"])} for p in policies],
+        "runs": runs,
+        "can_run": can_run,
+        "key": key or _key(),
+        "state_labels": STATE_LABELS,
+        "action_labels": ACTION_LABELS,
+        "unit_labels": UNIT_LABELS,
+    }
+
+
+def run_context(run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run": run,
+        "deleted": sum(c["applied"] for c in run["categories"]),
+        "due": sum(c["due"] for c in run["categories"]),
+        "state_labels": STATE_LABELS,
+        "action_labels": ACTION_LABELS,
+    }
+
+
+async def retention_page(call: PageCall) -> View:
+    assert call.staff is not None
+    node = call.node
+    policies = retention.policies_json(node.settings, now=node.clock.now())
+    runs = await call.run(retention.list_runs, node.db, limit=20)
+    return View(
+        retention_context(
+            policies,
+            [run_view(run) for run in runs],
+            can_run=allowed(call.staff.role, "privacy.retention.run"),
+        )
+    )
+
+
+async def start_run(call: PageCall) -> Response:
+    """A dry run (``dry_run=1``) or a real run of every policy, once per form key."""
+    assert call.staff is not None
+    node = call.node
+    posted = await call.form()
+    dry_run = str(posted.get("dry_run", "")) == "1"
+    key = str(posted.get("key", ""))[:64] or _key()
+    answer = await run_idempotent_async(
+        node.db,
+        retention.start_run_unit(
+            dry_run=dry_run,
+            categories=None,
+            idempotency_key=f"admin-ui:{key}",
+            now=node.clock.now(),
+            actor=f"staff:{call.staff.id}",
+            trigger="ui",
+        ),
+    )
+    run_id = str(answer.body["id"])
+    if not answer.replayed:
+        await call.run(
+            retention.execute_run,
+            node.db,
+            node.settings,
+            run_id=run_id,
+            clock=node.clock,
+            dry_run=dry_run,
+            fed=node.federation,
+        )
+    target = call.request.url_for("privacy_retention_run", run_id=run_id).path
+    return RedirectResponse(target, status_code=303)
+
+
+async def run_page(call: PageCall) -> View:
+    run_id = str(call.request.path_params["run_id"])
+    if len(run_id) > 40:
+        raise NotFound("no such retention run", field="id")
+    run = await call.run(retention.get_run, call.node.db, run_id=run_id)
+    return View(run_context(run_view(run)))
+
+
+PAGES = [
+    Page(
+        "/privacy/retention",
+        "privacy_retention",
+        retention_page,
+        action="privacy.retention.view",
+        template="staff/privacy/retention.html",
+        nav=N_("Retention"),
+    ),
+    Page(
+        "/privacy/retention/runs",
+        "privacy_retention_start",
+        start_run,
+        action="privacy.retention.run",
+        methods=("POST",),
+    ),
+    Page(
+        "/privacy/retention/runs/{run_id}",
+        "privacy_retention_run",
+        run_page,
+        action="privacy.retention.view",
+        template="staff/privacy/retention_run.html",
+    ),
+]
