@@ -10,6 +10,7 @@ view (``consent.view``).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import RedirectResponse, Response
@@ -30,12 +31,21 @@ def _key() -> str:
     return uuid.uuid4().hex
 
 
+def _at(item: dict[str, Any], name: str) -> dict[str, Any]:
+    """The same dict with its ISO time ``name`` as a datetime, for the date filter."""
+    value = item.get(name)
+    return {**item, name: datetime.fromisoformat(value) if isinstance(value, str) else value}
+
+
 def consent_context(
     report: dict[str, Any], *, can_edit: bool, can_look_up: bool, done: str | None = None
 ) -> dict[str, Any]:
     return {
-        "purposes": report["purposes"],
-        "withdrawals": report["recent_withdrawals"],
+        "purposes": [
+            {**p, "versions": [_at(v, "published_at") for v in p["versions"]]}
+            for p in report["purposes"]
+        ],
+        "withdrawals": [_at(w, "recorded_at") for w in report["recent_withdrawals"]],
         "can_edit": can_edit,
         "can_look_up": can_look_up,
         "done": done,
@@ -44,7 +54,7 @@ def consent_context(
 
 
 def history_context(customer_id: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"customer_id": customer_id, "records": records}
+    return {"customer_id": customer_id, "records": [_at(r, "recorded_at") for r in records]}
 
 
 def wording_context(
