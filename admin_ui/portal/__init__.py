@@ -10,3 +10,7 @@ PORTAL_PAGES: list[Page] = [*signin.PAGES]
 PORTAL_PAGES += [*home.PAGES, *transfers.PAGES, *consents.PAGES]
 
 __all__ = ["PORTAL_PAGES"]
+
+from admin_ui.portal import donations, mydata  # noqa: E402
+
+PORTAL_PAGES += [*donations.PAGES, *mydata.PAGES]

@@ -17,7 +17,7 @@ from typing import Any
 
 from node.db import Database
 from node.errors import Conflict, ValidationFailed
-from node.services import expiry_warnings, ledger, links, points, tiers, transfers
+from node.services import donations, expiry_warnings, ledger, links, points, tiers, transfers
 from node.services.federation import Federation
 from node.settings import Settings
 from protocol import Conversion, ConversionError, convert_points
@@ -130,3 +130,40 @@ def preview_transfer(
             f"{points} points buy no whole point at {partner}", field="points"
         ) from None
     return TransferPreview(chosen, conversion)
+
+
+@dataclass(frozen=True)
+class Charity:
+    node_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class DonationOptions:
+    charities: list[Charity]
+    balance: int
+    #: The member's donations (donations.donation_json), newest first.
+    donations: list[dict[str, Any]]
+
+
+def donation_options(
+    db: Database, fed: Federation, *, customer_id: str, now: datetime
+) -> DonationOptions:
+    """The active charities of the consortium, the member's balance and past donations."""
+    balance = ledger.customer_balance(db, customer_id=customer_id, now=now).points
+    given = [
+        donations.donation_json(op)
+        for op in donations.customer_donations(db, customer_id=customer_id, limit=20)
+    ]
+    with db.read() as session:
+        manifest = fed.manifest_txn(session=session)
+    charities = []
+    if manifest is not None:
+        charities = [
+            Charity(member.node_id, member.display_name)
+            for member in manifest.members
+            if member.kind == "charity"
+            and member.status == "active"
+            and member.node_id != fed.node_id
+        ]
+    return DonationOptions(charities, balance, given)

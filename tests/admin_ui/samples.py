@@ -280,3 +280,62 @@ SAMPLES.update(
         ),
     }
 )
+# The member portal: donations and my data.
+from admin_ui.portal.donations import donations_context  # noqa: E402
+from admin_ui.portal.mydata import mydata_context  # noqa: E402
+
+_MY_REQUEST = {
+    "id": "dsr_1",
+    "type": "access",
+    "state": "done",
+    "received_at": _AT,
+    "due_at": _AT,
+    "extension": {"months": 1, "reason": "busy", "customer_notified_at": _AT},
+    "rejection_reason": "<b>no</b>",
+    "export_available": True,
+}
+_DONATIONS = portal_service.DonationOptions(
+    [portal_service.Charity("charity", "Red <b> Cross")],
+    500,
+    [
+        {
+            "id": "don_1",
+            "charity": "charity",
+            "points": -100,
+            "anonymous": True,
+            "status": "accepted",
+            "receipt": {"number": "1"},
+            "created_at": _AT,
+        },
+        {
+            "id": "don_2",
+            "charity": "charity",
+            "points": -5,
+            "anonymous": False,
+            "status": "pending",
+            "receipt": None,
+            "created_at": _AT,
+        },
+    ],
+)
+SAMPLES["portal/mydata.html"] = (
+    mydata_context(None),
+    mydata_context(
+        [_MY_REQUEST, {**_MY_REQUEST, "id": "dsr_2", "type": "erasure", "state": "received"}],
+        form_key="k" * 36,
+        errors={"confirm": "Tick <b>"},
+        notice="Filed.",
+        refusal="No.",
+    ),
+)
+SAMPLES["portal/donate.html"] = (
+    donations_context(None),
+    donations_context(
+        _DONATIONS,
+        form={"charity": "charity", "points": "x<b>", "anonymous": "yes"},
+        errors={"points": "Enter a whole number of points."},
+        refusal="No consent.",
+        notice="Thanks.",
+        form_key="k" * 36,
+    ),
+)
