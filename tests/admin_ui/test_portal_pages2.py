@@ -1,0 +1,179 @@
+"""The member portal's other pages over HTTP: my data (a copy, deletion, the
+requests' state, the export download) and donations (named or anonymous, the
+signed receipt)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+import zipfile
+
+import pytest
+
+from tests.admin_ui.test_portal_pages import form_key, origin, portal
+from tests.node.federation.conftest import Consortium, Node, consortium  # noqa: F401
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _requests(node: Node, customer: str) -> list[dict[str, object]]:
+    found = node.client.get("/api/v1/me/requests", headers=node.token(customer))
+    assert found.status_code == 200, found.text
+    items: list[dict[str, object]] = found.json()["items"]
+    return items
+
+
+def test_my_data_pages_need_a_member_session(consortium: Consortium) -> None:  # noqa: F811
+    cafe = consortium["cafe"]
+    for path in ("/me/data", "/me/donate", "/me/data/dsr_x/export", "/me/donations/don_x/receipt"):
+        refused = cafe.client.get(path)
+        assert refused.status_code == 401 and "link from the shop" in refused.text
+    posted = cafe.client.post(
+        "/me/data", data={"type": "erasure"}, headers={"Origin": "http://cafe.test"}
+    )
+    assert posted.status_code == 401
+
+
+def test_a_member_asks_for_a_copy_and_downloads_it_when_done(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe = consortium["cafe"]
+    ann = cafe.enrol()
+    member = portal(cafe, ann)
+    page = member.get("/me/data")
+    assert page.status_code == 200 and "You have made no requests." in page.text
+    ask = {"type": "access", "form_key": form_key(page.text)}
+    first = member.post("/me/data", data=ask, headers=origin(cafe))
+    again = member.post("/me/data", data=ask, headers=origin(cafe))  # double submit
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == "/me/data?filed=access"
+    filed = _requests(cafe, ann)
+    assert len(filed) == 1
+    request = filed[0]
+    # Filed with the member's own session: verified at once, as with the customer token.
+    assert request["state"] == "identity_verified"
+    assert request["verification"] == {
+        "method": "customer_token",
+        "verified_at": request["received_at"],
+        "verified_by": "customer",
+    }
+    listed = member.get(first.headers["location"])
+    assert "We have your request for a copy of your data." in listed.text
+    assert "identity verified" in listed.text
+    export = f"/me/data/{request['id']}/export"
+    assert export not in listed.text
+    assert member.get(export).status_code == 409  # not approved yet
+    approved = cafe.client.post(
+        f"/api/v1/privacy/requests/{request['id']}/approve",
+        headers={**cafe.operator(), "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert approved.status_code == 200, approved.text
+    done = member.get("/me/data")
+    assert export in done.text and "done" in done.text
+    download = member.get(export)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        document = json.loads(archive.read("export.json"))
+    assert document["customer_id"] == ann and document["request_id"] == request["id"]
+    # Another member cannot fetch it.
+    bob = portal(cafe, cafe.enrol())
+    assert bob.get(export).status_code == 404
+
+
+def test_a_deletion_request_needs_the_box_ticked_and_shows_its_state(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe = consortium["cafe"]
+    ann = cafe.enrol()
+    member = portal(cafe, ann)
+    page = member.get("/me/data")
+    key = form_key(page.text)
+    unticked = member.post(
+        "/me/data", data={"type": "erasure", "form_key": key}, headers=origin(cafe)
+    )
+    assert unticked.status_code == 422
+    assert 'id="error-confirm"' in unticked.text and "Tick the box" in unticked.text
+    assert _requests(cafe, ann) == []
+    ticked = member.post(
+        "/me/data",
+        data={"type": "erasure", "form_key": form_key(unticked.text), "confirm": "yes"},
+        headers=origin(cafe),
+    )
+    assert ticked.status_code == 303
+    filed = _requests(cafe, ann)
+    assert [(r["type"], r["state"]) for r in filed] == [("erasure", "identity_verified")]
+    listed = member.get(ticked.headers["location"], headers={"Accept-Language": "da"})
+    assert "Vi har modtaget din anmodning om at slette dine data." in listed.text
+    assert "<td>sletning</td>" in listed.text
+    bad = member.post("/me/data", data={"type": "objection"}, headers=origin(cafe))
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert len(_requests(cafe, ann)) == 1
+
+
+def _donation(consortium: Consortium, anonymous: bool) -> tuple[Node, str, object, str]:  # noqa: F811
+    cafe = consortium["cafe"]
+    ann = cafe.enrol()
+    cafe.earn(ann, 100_000)  # 1,000 café points
+    member = portal(cafe, ann)
+    page = member.get("/me/donate")
+    assert page.status_code == 200 and '<option value="charity"' in page.text
+    give = {"charity": "charity", "points": "200", "form_key": form_key(page.text)}
+    if anonymous:
+        give["anonymous"] = "yes"
+    first = member.post("/me/donate", data=give, headers=origin(cafe))
+    again = member.post("/me/donate", data=give, headers=origin(cafe))  # double submit
+    assert first.status_code == again.status_code == 303, first.text
+    assert first.headers["location"] == "/me/donate?given"
+    assert cafe.balance(ann) == 800
+    return cafe, ann, member, first.headers["location"]
+
+
+def test_a_member_donates_and_downloads_the_signed_receipt(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe, ann, member, location = _donation(consortium, anonymous=True)
+    pending = member.get(location)  # type: ignore[attr-defined]
+    assert "Thank you. Your donation is on its way." in pending.text
+    assert "on its way" in pending.text and "/receipt" not in pending.text
+    consortium.settle()
+    done = member.get("/me/donate")  # type: ignore[attr-defined]
+    assert "received by the charity" in done.text and "(anonymous)" in done.text
+    link = re.search(r'href="(/me/donations/(don_[^/"]+)/receipt)"', done.text)
+    assert link is not None
+    download = member.get(link.group(1))  # type: ignore[attr-defined]
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/json")
+    document = download.json()
+    assert document["donation"] == link.group(2) and document["charity"] == "charity"
+    assert document["answer_token"].count(".") == 2  # a compact JWS
+    api = cafe.client.get(f"/api/v1/me/donations/{link.group(2)}/receipt", headers=cafe.token(ann))
+    assert api.json()["answer_token"] == document["answer_token"]
+
+
+def test_a_donation_form_keeps_what_was_typed_and_says_what_is_wrong(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe = consortium["cafe"]
+    ann = cafe.enrol()
+    cafe.earn(ann, 10_000)  # 100 café points
+    member = portal(cafe, ann)
+    key = form_key(member.get("/me/donate").text)
+    for typed, status in (("ten", 422), ("0", 422), ("101", 409)):
+        answer = member.post(
+            "/me/donate",
+            data={"charity": "charity", "points": typed, "form_key": key},
+            headers=origin(cafe),
+        )
+        assert answer.status_code == status, (typed, answer.text)
+        assert 'id="error-points"' in answer.text and f'value="{typed}"' in answer.text
+    not_a_charity = member.post(
+        "/me/donate",
+        data={"charity": "bookshop", "points": "10", "form_key": str(uuid.uuid4())},
+        headers=origin(cafe),
+    )
+    assert not_a_charity.status_code == 409 and 'id="error-charity"' in not_a_charity.text
+    assert cafe.balance(ann) == 100
+    assert member.get("/me/donations/don_nope/receipt").status_code == 404
