@@ -167,3 +167,33 @@ def donation_options(
             and member.node_id != fed.node_id
         ]
     return DonationOptions(charities, balance, given)
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    #: The consortium's active businesses other than this node: (node id, name).
+    partners: list[tuple[str, str]]
+    #: The member's links (links.link_json) with the partner's name, newest first.
+    links: list[dict[str, Any]]
+
+
+def link_options(db: Database, fed: Federation, *, customer_id: str) -> LinkOptions:
+    """The businesses a member may link an account with, and their links so far."""
+    found = links.customer_links(db, customer_id=customer_id)
+    with db.read() as session:
+        manifest = fed.manifest_txn(session=session)
+    names: dict[str, str] = {}
+    partners: list[tuple[str, str]] = []
+    if manifest is not None:
+        for member in manifest.members:
+            names[member.node_id] = member.display_name
+            if (
+                member.kind == "business"
+                and member.status == "active"
+                and member.node_id != fed.node_id
+            ):
+                partners.append((member.node_id, member.display_name))
+    listed = [
+        {**links.link_json(link), "name": names.get(link.partner, link.partner)} for link in found
+    ]
+    return LinkOptions(partners, listed)

@@ -339,3 +339,24 @@ SAMPLES["portal/donate.html"] = (
         form_key="k" * 36,
     ),
 )
+# The member portal: linking with a partner.
+from admin_ui.portal.partners import partners_context  # noqa: E402
+from node.services.links import IssuedLinkCode  # noqa: E402
+
+_LINKS = portal_service.LinkOptions(
+    [("bookshop", "Bog <b> laden")],
+    [{"partner": "bookshop", "status": "active", "since": _AT, "name": "Bog <b> laden"}],
+)
+SAMPLES["portal/partners.html"] = (
+    partners_context(None),
+    partners_context(
+        _LINKS,
+        form={"partner": "bookshop", "link_code": "<x>", "subject": ""},
+        errors={"subject": "Enter <b>"},
+        refusal="No consent.",
+        notice="Asked.",
+        issued=IssuedLinkCode("Lcode<b>", "sub<b>", "bookshop", datetime(2026, 3, 1, tzinfo=UTC)),
+        issued_name="Bog <b> laden",
+        form_key="k" * 36,
+    ),
+)

@@ -177,3 +177,75 @@ def test_a_donation_form_keeps_what_was_typed_and_says_what_is_wrong(
     assert not_a_charity.status_code == 409 and 'id="error-charity"' in not_a_charity.text
     assert cafe.balance(ann) == 100
     assert member.get("/me/donations/don_nope/receipt").status_code == 404
+
+
+def test_a_member_links_accounts_with_a_code_from_the_partner(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    at_books, at_cafe = portal(bookshop, ann_books), portal(cafe, ann_cafe)
+    page = at_books.get("/me/partners")
+    assert page.status_code == 200 and '<option value="cafe"' in page.text
+    assert '<option value="charity"' not in page.text  # only businesses link
+    issued = at_books.post("/me/partners/code", data={"partner": "cafe"}, headers=origin(bookshop))
+    assert issued.status_code == 200, issued.text
+    code = re.search(r'<code id="issued-code">([^<]+)</code>', issued.text)
+    subject = re.search(r'<code id="issued-subject">([^<]+)</code>', issued.text)
+    assert code is not None and subject is not None
+    form = at_cafe.get("/me/partners")
+    entered = {
+        "partner": "bookshop",
+        "link_code": code.group(1),
+        "subject": subject.group(1),
+        "form_key": form_key(form.text),
+    }
+    first = at_cafe.post("/me/partners", data=entered, headers=origin(cafe))
+    again = at_cafe.post("/me/partners", data=entered, headers=origin(cafe))  # double submit
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == "/me/partners?asked"
+    waiting = at_cafe.get(first.headers["location"])
+    assert "The partner is asked to link your accounts." in waiting.text
+    assert "waiting for the partner" in waiting.text
+    consortium.settle()
+    assert "<td>linked</td>" in at_cafe.get("/me/partners").text
+    assert "<td>linked</td>" in at_books.get("/me/partners").text
+    assert '<option value="bookshop"' in at_cafe.get("/me/transfer").text
+
+
+def test_a_link_form_keeps_what_was_typed_and_says_what_is_wrong(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe = consortium["cafe"]
+    ann = cafe.enrol()
+    member = portal(cafe, ann)
+    key = form_key(member.get("/me/partners").text)
+    empty = member.post(
+        "/me/partners",
+        data={"partner": "bookshop", "link_code": "Labc", "subject": "", "form_key": key},
+        headers=origin(cafe),
+    )
+    assert empty.status_code == 422 and 'id="error-subject"' in empty.text
+    assert 'value="Labc"' in empty.text
+    bad = member.post(
+        "/me/partners",
+        data={"partner": "bookshop", "link_code": "x y", "subject": "?", "form_key": key},
+        headers=origin(cafe),
+    )
+    assert bad.status_code == 422 and 'id="error-link_code"' in bad.text
+    own = member.post("/me/partners/code", data={"partner": "cafe"}, headers=origin(cafe))
+    assert own.status_code == 422 and 'role="alert"' in own.text
+    assert "not this one" in own.text and 'id="issued-code"' not in own.text
+    links = cafe.client.get("/api/v1/me/links", headers=cafe.token(ann))
+    assert links.json()["items"] == []
+
+
+def test_without_consent_to_partner_transfers_no_link_code_is_given(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    cafe = consortium["cafe"]
+    member = portal(cafe, cafe.enrol(partner_transfers=False))
+    refused = member.post("/me/partners/code", data={"partner": "bookshop"}, headers=origin(cafe))
+    assert refused.status_code == 403 and 'role="alert"' in refused.text
+    assert "needs your consent to partner transfers" in refused.text
+    assert 'id="issued-code"' not in refused.text
