@@ -11,6 +11,6 @@ PORTAL_PAGES += [*home.PAGES, *transfers.PAGES, *consents.PAGES]
 
 __all__ = ["PORTAL_PAGES"]
 
-from admin_ui.portal import donations, mydata, partners  # noqa: E402
+from admin_ui.portal import donations, mydata, partners, rewards  # noqa: E402
 
-PORTAL_PAGES += [*partners.PAGES, *donations.PAGES, *mydata.PAGES]
+PORTAL_PAGES += [*partners.PAGES, *rewards.PAGES, *donations.PAGES, *mydata.PAGES]

@@ -360,3 +360,31 @@ SAMPLES["portal/partners.html"] = (
         form_key="k" * 36,
     ),
 )
+# The member portal: partner rewards.
+from admin_ui.portal.rewards import rewards_context  # noqa: E402
+from node.services.partner_rewards import OfferItem, PartnerOffer  # noqa: E402
+
+_OFFER = OfferItem(
+    reward_id="book", name="Book <b>", points=80, stock_left=None, available_until=None
+)
+_REWARDS = portal_service.PartnerRewardOptions(
+    [("bookshop", "Bog <b> laden")],
+    "bookshop",
+    [PartnerOffer(_OFFER, "bookshop", 192)],
+    "down",
+    [
+        {
+            "partner": "bookshop",
+            "reward_id": "book",
+            "name": "Book <b>",
+            "points": -192,
+            "status": "accepted",
+            "voucher": {"code": "V<b>"},
+        }
+    ],
+    808,
+)
+SAMPLES["portal/rewards.html"] = (
+    rewards_context(None),
+    rewards_context(_REWARDS, form_key="k" * 36, notice="On its way.", refusal="No."),
+)

@@ -249,3 +249,44 @@ def test_without_consent_to_partner_transfers_no_link_code_is_given(
     assert refused.status_code == 403 and 'role="alert"' in refused.text
     assert "needs your consent to partner transfers" in refused.text
     assert 'id="issued-code"' not in refused.text
+
+
+def test_a_member_redeems_a_partner_reward_once_and_sees_the_voucher(
+    consortium: Consortium,  # noqa: F811
+) -> None:
+    from tests.node.federation.test_partner_rewards import BOOK_VOUCHER, apply_program
+
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    apply_program(bookshop, [BOOK_VOUCHER])
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 100_000)  # 1,000 café points
+    member = portal(cafe, ann_cafe)
+    assert "not linked with a partner yet" in member.get("/me/rewards").text
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+    page = member.get("/me/rewards")
+    assert page.status_code == 200, page.text
+    # The 80-point bookshop voucher costs 192 café points (1.20 DKK against 0.50 DKK).
+    assert "Book voucher 100 DKK" in page.text and '<td class="num">192</td>' in page.text
+    key = form_key(page.text)
+    redeem = {"partner": "bookshop", "reward": "book-voucher", "form_key": key}
+    first = member.post("/me/rewards", data=redeem, headers=origin(cafe))
+    again = member.post("/me/rewards", data=redeem, headers=origin(cafe))  # double submit
+    assert first.status_code == again.status_code == 303, first.text
+    assert cafe.balance(ann_cafe) == 808
+    pending = member.get(first.headers["location"])
+    assert "Your reward is on its way." in pending.text and 'class="voucher"' not in pending.text
+    consortium.settle()
+    ready = member.get("/me/rewards")
+    voucher = re.search(r'<code class="voucher">([^<]+)</code>', ready.text)
+    assert voucher is not None and "ready" in ready.text
+    checked = bookshop.client.get(
+        f"/api/v1/vouchers/{voucher.group(1)}", headers=bookshop.operator()
+    )
+    assert checked.status_code == 200 and checked.json()["customer_id"] == ann_books
+    unknown = member.post(
+        "/me/rewards",
+        data={"partner": "bookshop", "reward": "nothing", "form_key": str(uuid.uuid4())},
+        headers=origin(cafe),
+    )
+    assert unknown.status_code in (404, 409, 422) and 'role="alert"' in unknown.text
+    assert cafe.balance(ann_cafe) == 808
