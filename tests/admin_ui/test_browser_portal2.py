@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.admin_ui.browser import LiveNode, axe_violations
+from tests.admin_ui.test_browser_portal import linked, member_page, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -67,3 +68,27 @@ def test_a_member_asks_for_a_copy_and_for_deletion(chromium: Any, live_node: Liv
             page.screenshot(path=str(SCREENSHOTS / "portal-mydata.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_member_redeems_a_bookshop_reward_from_the_cafe(member_page: Any) -> None:  # noqa: F811
+    """The demo's café and bookshop, Ada linked: her partner reward and its voucher."""
+    page = member_page
+    page.get_by_role("link", name="Partners").click()
+    assert page.get_by_role("cell", name="linked", exact=True).count() == 1
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Partner rewards").click()
+    assert page.get_by_role("cell", name="50 kr book voucher").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Redeem").first.click()
+    page.wait_for_url("**/me/rewards?partner=bookshop&redeemed")
+    assert page.get_by_role("status").inner_text() == "Your reward is on its way."
+
+    def voucher_shown() -> bool:
+        page.reload()
+        return page.locator("code.voucher").count() > 0
+
+    assert wait_until(voucher_shown)
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Donate").click()
+    assert page.get_by_role("heading", name="Donate").is_visible()
+    assert axe_violations(page) == []
