@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount
 
 from admin_ui import ui_routes
 from node.clock import Clock, SystemClock
@@ -174,6 +175,9 @@ def create_app(
     app.state.node = node
     app.state.peer_rate_limit = federation.PeerRateLimit()
     app.state.http_transport = transport  # request handlers' calls to partners
+    for mounted in app.routes:  # the member portal calls partners too (partner rewards)
+        if isinstance(mounted, Mount) and isinstance(mounted.app, Starlette):
+            mounted.app.state.http_transport = transport
     app.state.openapi = build_openapi(
         endpoints, title=f"Konsort node API ({settings.node_id})", version=konsort_version()
     )

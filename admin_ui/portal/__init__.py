@@ -10,3 +10,7 @@ PORTAL_PAGES: list[Page] = [*signin.PAGES]
 PORTAL_PAGES += [*home.PAGES, *transfers.PAGES, *consents.PAGES]
 
 __all__ = ["PORTAL_PAGES"]
+
+from admin_ui.portal import donations, mydata, partners, rewards  # noqa: E402
+
+PORTAL_PAGES += [*partners.PAGES, *rewards.PAGES, *donations.PAGES, *mydata.PAGES]

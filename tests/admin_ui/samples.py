@@ -417,3 +417,111 @@ SAMPLES.update(
         ),
     }
 )
+# The member portal: donations and my data.
+from admin_ui.portal.donations import donations_context  # noqa: E402
+from admin_ui.portal.mydata import mydata_context  # noqa: E402
+
+_MY_REQUEST = {
+    "id": "dsr_1",
+    "type": "access",
+    "state": "done",
+    "received_at": _AT,
+    "due_at": _AT,
+    "extension": {"months": 1, "reason": "busy", "customer_notified_at": _AT},
+    "rejection_reason": "<b>no</b>",
+    "export_available": True,
+}
+_DONATIONS = portal_service.DonationOptions(
+    [portal_service.Charity("charity", "Red <b> Cross")],
+    500,
+    [
+        {
+            "id": "don_1",
+            "charity": "charity",
+            "points": -100,
+            "anonymous": True,
+            "status": "accepted",
+            "receipt": {"number": "1"},
+            "created_at": _AT,
+        },
+        {
+            "id": "don_2",
+            "charity": "charity",
+            "points": -5,
+            "anonymous": False,
+            "status": "pending",
+            "receipt": None,
+            "created_at": _AT,
+        },
+    ],
+)
+SAMPLES["portal/mydata.html"] = (
+    mydata_context(None),
+    mydata_context(
+        [_MY_REQUEST, {**_MY_REQUEST, "id": "dsr_2", "type": "erasure", "state": "received"}],
+        form_key="k" * 36,
+        errors={"confirm": "Tick <b>"},
+        notice="Filed.",
+        refusal="No.",
+    ),
+)
+SAMPLES["portal/donate.html"] = (
+    donations_context(None),
+    donations_context(
+        _DONATIONS,
+        form={"charity": "charity", "points": "x<b>", "anonymous": "yes"},
+        errors={"points": "Enter a whole number of points."},
+        refusal="No consent.",
+        notice="Thanks.",
+        form_key="k" * 36,
+    ),
+)
+# The member portal: linking with a partner.
+from admin_ui.portal.partners import partners_context  # noqa: E402
+from node.services.links import IssuedLinkCode  # noqa: E402
+
+_LINKS = portal_service.LinkOptions(
+    [("bookshop", "Bog <b> laden")],
+    [{"partner": "bookshop", "status": "active", "since": _AT, "name": "Bog <b> laden"}],
+)
+SAMPLES["portal/partners.html"] = (
+    partners_context(None),
+    partners_context(
+        _LINKS,
+        form={"partner": "bookshop", "link_code": "<x>", "subject": ""},
+        errors={"subject": "Enter <b>"},
+        refusal="No consent.",
+        notice="Asked.",
+        issued=IssuedLinkCode("Lcode<b>", "sub<b>", "bookshop", datetime(2026, 3, 1, tzinfo=UTC)),
+        issued_name="Bog <b> laden",
+        form_key="k" * 36,
+    ),
+)
+# The member portal: partner rewards.
+from admin_ui.portal.rewards import rewards_context  # noqa: E402
+from node.services.partner_rewards import OfferItem, PartnerOffer  # noqa: E402
+
+_OFFER = OfferItem(
+    reward_id="book", name="Book <b>", points=80, stock_left=None, available_until=None
+)
+_REWARDS = portal_service.PartnerRewardOptions(
+    [("bookshop", "Bog <b> laden")],
+    "bookshop",
+    [PartnerOffer(_OFFER, "bookshop", 192)],
+    "down",
+    [
+        {
+            "partner": "bookshop",
+            "reward_id": "book",
+            "name": "Book <b>",
+            "points": -192,
+            "status": "accepted",
+            "voucher": {"code": "V<b>"},
+        }
+    ],
+    808,
+)
+SAMPLES["portal/rewards.html"] = (
+    rewards_context(None),
+    rewards_context(_REWARDS, form_key="k" * 36, notice="On its way.", refusal="No."),
+)
