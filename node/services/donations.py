@@ -33,7 +33,7 @@ from node.errors import Conflict, NotFound, ValidationFailed
 from node.ids import new_id
 from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
-from node.services.escrow import escrow_account, refund_escrow_txn, release_escrow_txn
+from node.services.escrow import conclude_outgoing_txn, escrow_account
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
 from node.services.idempotency import Unit, idempotent_unit
@@ -186,34 +186,15 @@ def on_donation_answer(
         now=now,
     ):
         return
-    if not accepted:
-        refund_escrow_txn(
-            session=session,
-            fed=fed,
-            customer_id=op.customer_id,
-            peer=op.peer,
-            points=request.sender_points,
-            kind="donation-refund",
-            reference=ref,
-            now=now,
-        )
-        return
-    release_escrow_txn(
+    conclude_outgoing_txn(
         session=session,
-        peer=op.peer,
+        fed=fed,
+        op=op,
+        accepted=accepted,
         points=request.sender_points,
-        kind="donation-settle",
-        reference=ref,
-        now=now,
-    )
-    store.insert_clearing(
-        session=session,
-        peer=op.peer,
-        ref=ref,
-        kind=DONATION,
-        creditor=op.peer,
         value_minor=request.value_minor,
-        request_iat=op.request_iat,
+        kind=DONATION,
+        reference=ref,
         now=now,
     )
 

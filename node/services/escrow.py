@@ -20,6 +20,7 @@ from sqlmodel import Session
 from node.services import ledger
 from node.services.federation import Federation
 from node.services.program import program_at_txn
+from node.store import federation as store
 
 #: Points that left this node's program for partners, and that came in from them.
 FEDERATION_OUT = "federation:out"
@@ -80,4 +81,52 @@ def refund_escrow_txn(
         now=now,
         expiry_days=program_expiry_days(session, fed, now),
         actor="system",
+    )
+
+
+def conclude_outgoing_txn(
+    *,
+    session: Session,
+    fed: Federation,
+    op: store.OperationRow,
+    accepted: bool,
+    points: int,
+    value_minor: int,
+    kind: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    """An outgoing ``kind`` (transfer, redemption, donation) got its one final answer:
+    release the escrow and write the clearing entry the partner is owed, or refund
+    the member. Ledger kinds are ``<kind>-settle`` and ``<kind>-refund``."""
+    if not accepted:
+        assert op.customer_id is not None
+        refund_escrow_txn(
+            session=session,
+            fed=fed,
+            customer_id=op.customer_id,
+            peer=op.peer,
+            points=points,
+            kind=f"{kind}-refund",
+            reference=reference,
+            now=now,
+        )
+        return
+    release_escrow_txn(
+        session=session,
+        peer=op.peer,
+        points=points,
+        kind=f"{kind}-settle",
+        reference=reference,
+        now=now,
+    )
+    store.insert_clearing(
+        session=session,
+        peer=op.peer,
+        ref=reference,
+        kind=kind,
+        creditor=op.peer,
+        value_minor=value_minor,
+        request_iat=op.request_iat,
+        now=now,
     )

@@ -48,9 +48,8 @@ from node.services import consent, ledger, outbox, rewards
 from node.services.customers import require_active_txn
 from node.services.escrow import (
     FEDERATION_IN,
+    conclude_outgoing_txn,
     escrow_account,
-    refund_escrow_txn,
-    release_escrow_txn,
 )
 from node.services.events import record_event_txn
 from node.services.federation import Federation, from_unix, unix
@@ -403,34 +402,15 @@ def on_redemption_answer(
         now=now,
     ):
         return
-    if not accepted:
-        refund_escrow_txn(
-            session=session,
-            fed=fed,
-            customer_id=op.customer_id,
-            peer=op.peer,
-            points=request.sender_points,
-            kind="redemption-refund",
-            reference=ref,
-            now=now,
-        )
-        return
-    release_escrow_txn(
+    conclude_outgoing_txn(
         session=session,
-        peer=op.peer,
+        fed=fed,
+        op=op,
+        accepted=accepted,
         points=request.sender_points,
-        kind="redemption-settle",
-        reference=ref,
-        now=now,
-    )
-    store.insert_clearing(
-        session=session,
-        peer=op.peer,
-        ref=ref,
-        kind=REDEMPTION,
-        creditor=op.peer,
         value_minor=request.value_minor,
-        request_iat=op.request_iat,
+        kind=REDEMPTION,
+        reference=ref,
         now=now,
     )
 

@@ -33,10 +33,9 @@ from node.services import consent, ledger, outbox
 from node.services.customers import require_active_txn
 from node.services.escrow import (
     FEDERATION_IN,
+    conclude_outgoing_txn,
     escrow_account,
     program_expiry_days,
-    refund_escrow_txn,
-    release_escrow_txn,
 )
 from node.services.federation import Federation
 from node.services.idempotency import Answer as ApiAnswer
@@ -242,34 +241,14 @@ def _settle_out_txn(
         session=session, ref=ref, status=status, reason=reason, detail=None, now=now
     ):
         return
-    if status == "accepted":
-        release_escrow_txn(
-            session=session,
-            peer=op.peer,
-            points=sender_points,
-            kind="transfer-settle",
-            reference=ref,
-            now=now,
-        )
-        store.insert_clearing(
-            session=session,
-            peer=op.peer,
-            ref=ref,
-            kind=TRANSFER,
-            creditor=op.peer,
-            value_minor=value_minor,
-            request_iat=op.request_iat,
-            now=now,
-        )
-        return
-    assert op.customer_id is not None
-    refund_escrow_txn(
+    conclude_outgoing_txn(
         session=session,
         fed=fed,
-        customer_id=op.customer_id,
-        peer=op.peer,
+        op=op,
+        accepted=status == "accepted",
         points=sender_points,
-        kind="transfer-refund",
+        value_minor=value_minor,
+        kind=TRANSFER,
         reference=ref,
         now=now,
     )
