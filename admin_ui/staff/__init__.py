@@ -5,18 +5,27 @@ from __future__ import annotations
 
 from admin_ui.pages import Page
 from admin_ui.staff import (
+    apikeys,
     auth,
+    customers,
     dashboard,
+    partners,
     privacy_audit,
     privacy_consent,
     privacy_exports,
     privacy_requests,
     privacy_retention,
+    program,
+    settlement,
     users,
 )
 
 STAFF_PAGES: list[Page] = [*auth.PAGES, *dashboard.PAGES, *users.PAGES]
 STAFF_PAGES += [*privacy_requests.PAGES, *privacy_audit.PAGES]
 STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_exports.PAGES]
+
+# The operator's pages, one module per page group.
+STAFF_PAGES += [*program.PAGES, *customers.PAGES, *apikeys.PAGES]
+STAFF_PAGES += [*partners.PAGES, *settlement.PAGES]
 
 __all__ = ["STAFF_PAGES"]

@@ -525,3 +525,9 @@ SAMPLES["portal/rewards.html"] = (
     rewards_context(None),
     rewards_context(_REWARDS, form_key="k" * 36, notice="On its way.", refusal="No."),
 )
+
+# The operator's pages keep their samples in one module per page group.
+from tests.admin_ui import samples_customers, samples_partners, samples_program  # noqa: E402
+
+for _group in (samples_program, samples_customers, samples_partners):
+    SAMPLES.update(_group.SAMPLES)

@@ -1,0 +1,7 @@
+"""The operator's apikeys pages (issue 10)."""
+
+from __future__ import annotations
+
+from admin_ui.pages import Page
+
+PAGES: list[Page] = []
