@@ -91,7 +91,14 @@ def plan_for_purchase_txn(
     if not program.membership.plans:
         return None
     row = store.membership(session=session, customer_id=customer_id)
-    if row is None or moment < row.started_at:
+    return plan_held(program, row, moment)
+
+
+def plan_held(
+    program: Program, row: MembershipRow | None, moment: datetime
+) -> MembershipPlan | None:
+    """:func:`plan_for_purchase_txn` with the member's membership row already read."""
+    if row is None or moment < row.started_at or not program.membership.plans:
         return None
     if current_state(row, program, moment) not in BENEFIT_STATES:
         return None

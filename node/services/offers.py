@@ -109,17 +109,23 @@ def evaluate_rules_txn(
     customer_id: str,
     now: datetime,
     secrets: NodeSecrets | None = None,
+    pending: frozenset[str] | None = None,
 ) -> list[str]:
     """Issue the offers ``rules`` yield for the member now; the new offers' ids.
 
     Asks the consent guard first: without ``personalised_offers`` nothing is
     computed or written; a profiling rule also needs ``profiling``. Rules the
-    member already holds a pending offer of are skipped before that (the common
-    case on a busy till): pending offers exist only while the consent does,
-    since a withdrawal or a restriction deletes them in its own transaction.
+    member already holds a pending offer of (``pending``, read here unless the
+    caller read it) are skipped before that (the common case on a busy till):
+    pending offers exist only while the consent does, since a withdrawal or a
+    restriction deletes them in its own transaction.
     """
     if rules:
-        held = store.pending_rules(session=session, customer_id=customer_id, now=now)
+        held = (
+            pending
+            if pending is not None
+            else store.pending_rules(session=session, customer_id=customer_id, now=now)
+        )
         rules = [rule for rule in rules if rule.code not in held]
     if not rules:
         return []
@@ -138,10 +144,10 @@ def evaluate_rules_txn(
         period_key = (
             "ever" if rule.limit_period == "ever" else cap_period_key(rule.limit_period, now)
         )
-        seq, pending = store.issued_in_period(
+        seq, waiting = store.issued_in_period(
             session=session, customer_id=customer_id, rule=rule.code, period_key=period_key, now=now
         )
-        if pending or seq >= rule.limit:
+        if waiting or seq >= rule.limit:
             continue
         observed = rule_facts_txn(
             session=session, rule=rule, customer_id=customer_id, now=now, secrets=secrets
@@ -223,20 +229,27 @@ def evaluate_after_purchase_txn(
     version: int,
     customer_id: str,
     now: datetime,
+    pending: frozenset[str] | None = None,
 ) -> list[str]:
     """After a purchase, in its transaction: the rules a purchase can change."""
-    if not program.offers:
+    rules = after_purchase_rules(program)
+    if not rules:
         return []
-    rules = [rule for rule in program.offers if rule.after_purchase]
     return evaluate_rules_txn(
         session=session,
         settings=settings,
         program=program,
         version=version,
-        rules=rules,
+        rules=list(rules),
         customer_id=customer_id,
         now=now,
+        pending=pending,
     )
+
+
+def after_purchase_rules(program: Program) -> tuple[OfferRule, ...]:
+    """The offer rules a purchase can make fire."""
+    return tuple(rule for rule in program.offers if rule.after_purchase)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from node.clock import isoformat
 from node.db import Database
 from node.errors import RequestError, ValidationFailed
+from node.program.config import Program
 from node.program.earning import Line, compute_earning
 from node.services import bonuses, challenges, ledger, memberships, offers, store_credit, tiers
 from node.services.customers import require_active_txn
@@ -28,6 +29,7 @@ from node.services.program import program_at_txn
 from node.settings import Settings
 from node.store import ledger as ledger_store
 from node.store import purchases as purchase_store
+from node.store import standing as standing_store
 
 #: How far back a till may date a purchase it sends late (offline tills).
 MAX_PURCHASE_AGE = timedelta(days=90)
@@ -74,6 +76,28 @@ def _check_purchase(
             )
 
 
+def _standing_txn(
+    session: Session, program: Program, *, customer_id: str, now: datetime
+) -> standing_store.Standing:
+    """The tier, the paid plan, the pending offers and the tier's qualifying figure
+    before this purchase, in one read: what the program needs (the earn hot path)."""
+    levels = program.tiers.levels
+    return standing_store.member_standing(
+        session=session,
+        customer_id=customer_id,
+        tier=bool(levels),
+        membership=bool(program.membership.plans),
+        offers_at=now if offers.after_purchase_rules(program) else None,
+        qualifying=(
+            standing_store.Qualifying(
+                program.tiers.basis, tiers.qualifying_since(program.tiers, now), levels[-1].code
+            )
+            if levels
+            else None
+        ),
+    )
+
+
 def purchase_unit(
     settings: Settings,
     *,
@@ -113,12 +137,15 @@ def purchase_unit(
     def work(session: Session) -> Answer:
         in_force = program_at_txn(session=session, settings=settings, moment=moment)
         program = in_force.program
-        tier, held = tiers.tiers_for_purchase_txn(
-            session=session, program=program, customer_id=customer_id, moment=moment
+        standing = _standing_txn(session, program, customer_id=customer_id, now=now)
+        tier, held = tiers.tiers_held_txn(
+            session=session,
+            program=program,
+            customer_id=customer_id,
+            row=standing.tier,
+            moment=moment,
         )
-        paid_plan = memberships.plan_for_purchase_txn(
-            session=session, program=program, customer_id=customer_id, moment=moment
-        )
+        paid_plan = memberships.plan_held(program, standing.membership, moment)
         earning = compute_earning(
             program,
             lines=basket,
@@ -175,6 +202,14 @@ def purchase_unit(
             customer_id=customer_id,
             current=tier,
             now=now,
+            value=tiers.value_after_purchase(
+                program.tiers,
+                before=standing.qualifying,
+                amount=amount,
+                points=earning.points,
+                moment=moment,
+                now=now,
+            ),
         )
         balance = posted.balance
         completed = challenges.progress_purchase_txn(
@@ -195,6 +230,7 @@ def purchase_unit(
             version=in_force.version,
             customer_id=customer_id,
             now=now,
+            pending=standing.pending_rules,
         )
         if completed or referred:
             found = ledger_store.customer_account(session=session, customer_id=customer_id)

@@ -72,6 +72,22 @@ def tiers_for_purchase_txn(
     if not program.tiers.levels:
         return None, None
     row = store.customer_tier(session=session, customer_id=customer_id)
+    return tiers_held_txn(
+        session=session, program=program, customer_id=customer_id, row=row, moment=moment
+    )
+
+
+def tiers_held_txn(
+    *,
+    session: Session,
+    program: Program,
+    customer_id: str,
+    row: store.TierRow | None,
+    moment: datetime,
+) -> tuple[str | None, str | None]:
+    """:func:`tiers_for_purchase_txn` with the member's tier row already read."""
+    if not program.tiers.levels:
+        return None, None
     entry = entry_tier(program.tiers)
     if row is None:
         return entry, entry
@@ -81,10 +97,33 @@ def tiers_for_purchase_txn(
     return row.tier, held or entry
 
 
+def qualifying_since(rules: TierRules, now: datetime) -> datetime:
+    """The start of the window the qualifying figure counts purchases from."""
+    return now - timedelta(days=rules.window_days)
+
+
+def value_after_purchase(
+    rules: TierRules,
+    *,
+    before: int | None,
+    amount: int,
+    points: int,
+    moment: datetime,
+    now: datetime,
+) -> int | None:
+    """The qualifying figure once a purchase is counted, from the figure read before it
+    (None when that was not read); a purchase dated before the window adds nothing."""
+    if before is None:
+        return None
+    if moment < qualifying_since(rules, now):
+        return before
+    return before + (amount if rules.basis == "spend" else points)
+
+
 def qualifying_value_txn(
     *, session: Session, rules: TierRules, customer_id: str, now: datetime
 ) -> int:
-    since = now - timedelta(days=rules.window_days)
+    since = qualifying_since(rules, now)
     if rules.basis == "points":
         return store.qualifying_points(session=session, customer_id=customer_id, since=since)
     return store.qualifying_spend(session=session, customer_id=customer_id, since=since)
@@ -145,12 +184,18 @@ def upgrade_after_purchase_txn(
     customer_id: str,
     current: str | None,
     now: datetime,
+    value: int | None = None,
 ) -> str | None:
-    """Move the member up if their qualifying value now reaches a higher tier."""
+    """Move the member up if their qualifying value now reaches a higher tier.
+
+    ``value`` is that figure when the caller already knows it (the earn path
+    reads it with the member's standing); otherwise it is read here.
+    """
     rules = program.tiers
     if not rules.levels or current == rules.levels[-1].code:
         return None
-    value = qualifying_value_txn(session=session, rules=rules, customer_id=customer_id, now=now)
+    if value is None:
+        value = qualifying_value_txn(session=session, rules=rules, customer_id=customer_id, now=now)
     reached = rules.qualifying(value)
     if reached is None or rules.rank(reached.code) <= rules.rank(current):
         return None

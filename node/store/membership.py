@@ -38,7 +38,7 @@ _COLUMNS = (
 )
 
 
-def _row(sql: RawSQL, row: tuple[object, ...]) -> MembershipRow:
+def row_from_driver(sql: RawSQL, row: tuple[object, ...]) -> MembershipRow:
     return MembershipRow(
         str(row[0]),
         str(row[1]),
@@ -55,7 +55,7 @@ def membership(*, session: Session, customer_id: str) -> MembershipRow | None:
     """One indexed lookup by primary key (the earn hot path uses it)."""
     sql = raw(session)
     row = sql.one(f"SELECT {_COLUMNS} FROM membership WHERE customer_id = ?", (customer_id,))
-    return _row(sql, row) if row else None
+    return row_from_driver(sql, row) if row else None
 
 
 def lock_membership(*, session: Session, customer_id: str) -> MembershipRow | None:
@@ -65,7 +65,7 @@ def lock_membership(*, session: Session, customer_id: str) -> MembershipRow | No
     row = sql.one(
         f"SELECT {_COLUMNS} FROM membership WHERE customer_id = ?{suffix}", (customer_id,)
     )
-    return _row(sql, row) if row else None
+    return row_from_driver(sql, row) if row else None
 
 
 def save_membership(*, session: Session, row: MembershipRow, now: datetime, exists: bool) -> None:
@@ -198,4 +198,4 @@ def due_memberships(
         " AND period_end < ? AND customer_id > ? ORDER BY customer_id LIMIT ?",
         (sql.time(before), after_customer, limit),
     )
-    return [_row(sql, r) for r in rows]
+    return [row_from_driver(sql, r) for r in rows]

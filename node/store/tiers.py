@@ -36,10 +36,10 @@ def customer_tier(*, session: Session, customer_id: str) -> TierRow | None:
         " WHERE customer_id = ?",
         (customer_id,),
     )
-    return _tier_row(sql, row) if row else None
+    return row_from_driver(sql, row) if row else None
 
 
-def _tier_row(sql: RawSQL, row: tuple[object, ...]) -> TierRow:
+def row_from_driver(sql: RawSQL, row: tuple[object, ...]) -> TierRow:
     return TierRow(
         str(row[0]),
         str(row[1]),
@@ -154,4 +154,4 @@ def due_reviews(*, session: Session, now: datetime, limit: int) -> list[TierRow]
         " WHERE review_at <= ? ORDER BY review_at, customer_id LIMIT ?",
         (sql.time(now), limit),
     )
-    return [_tier_row(sql, row) for row in rows]
+    return [row_from_driver(sql, row) for row in rows]

@@ -174,3 +174,16 @@ def _at_most(calls: int, query: Callable[..., Any]) -> Callable[..., Any]:
         return query(**kwargs)
 
     return counted
+
+
+def test_a_late_purchase_from_before_the_window_does_not_count_for_an_upgrade(
+    till: Till, db: Database
+) -> None:
+    till.at(dk(2026, 1, 1)).apply(_program(window_days=20))
+    ib = till.join()
+    assert till.at(dk(2026, 2, 20)).buy(ib, 140000)["earning"]["new_tier"] is None
+    late = till.at(dk(2026, 2, 21)).buy(ib, 20000, occurred_at=dk(2026, 1, 25))
+    assert late["earning"]["new_tier"] is None
+    assert till.tier(ib)["qualifying_value"] == 140000
+    assert till.buy(ib, 10000)["earning"]["new_tier"] == "silver"
+    assert verify_ledger(db).ok
