@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from node import demo
-from tests.admin_ui.browser import LiveNode, axe_violations, free_port
+from tests.admin_ui.browser import LiveNode, axe_violations
+from tests.admin_ui.live_consortium import federated
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -54,16 +55,7 @@ def start(node: demo.DemoNode) -> None:
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Linked]:
     """The demo's café and bookshop, running, with Ada's accounts linked."""
-    root = tmp_path_factory.mktemp("consortium")
-    nodes = [
-        demo.DemoNode(node_id, name, root / node_id, free_port())
-        for node_id, name in demo.NODES
-        if node_id in ("cafe", "bookshop")
-    ]
-    for node in nodes:
-        node.directory.mkdir()
-        demo.prepare(node)
-    demo.federate(nodes, root)
+    nodes = federated(tmp_path_factory.mktemp("consortium"), ("cafe", "bookshop"))
     try:
         for node in nodes:
             start(node)
