@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from node.cli_admin import add_admin_commands
 from node.cli_audit import add_audit_commands
+from node.cli_backup import add_backup_commands
 from node.cli_consent import add_consent_commands
 from node.cli_container import add_container_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
@@ -29,9 +30,8 @@ from node.clock import SystemClock
 from node.db import Database
 from node.errors import ConfigurationError, KonsortError
 from node.secrets import MASTER_KEY_FILE, NodeSecrets, write_secret_file
-from node.settings import Settings, load_settings
+from node.settings import CONFIG_NAME, Settings, load_settings
 
-CONFIG_NAME = "konsort.toml"
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -271,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_commands(commands, add)
     add_admin_commands(commands, add)
     add_container_commands(commands, add)
+    add_backup_commands(commands, add)
     return parser
 
 

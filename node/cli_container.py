@@ -68,8 +68,9 @@ def _read_card(directory: Path, node_id: str) -> dict[str, Any]:
 
 def cmd_container_init(args: argparse.Namespace, settings: Settings) -> int:
     """Set up this node from its environment and leave its member card for the steward."""
-    from node.cli import CONFIG_NAME, cmd_init
+    from node.cli import cmd_init
     from node.services import identity
+    from node.settings import CONFIG_NAME
 
     config = settings.data_dir / CONFIG_NAME
     if not config.exists():

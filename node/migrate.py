@@ -39,8 +39,27 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    return {
+        rev.revision for rev in ScriptDirectory.from_config(alembic_config("")).walk_revisions()
+    }
+
+
+def _newer_than_code(current: str) -> SchemaError:
+    return SchemaError(
+        f"the database is at revision {current}, newer than this Konsort understands "
+        f"(head {head_revision()}); upgrade Konsort before starting this node"
+    )
+
+
 def upgrade(engine: Engine) -> str:
-    """Bring the database to the newest schema; safe to run any number of times."""
+    """Bring the database to the newest schema; safe to run any number of times.
+
+    A database a newer Konsort wrote is refused (SchemaError), never touched.
+    """
+    current = current_revision(engine)
+    if current is not None and current not in known_revisions():
+        raise _newer_than_code(current)
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -56,12 +75,6 @@ def check_schema(engine: Engine) -> None:
         return
     if current is None:
         raise SchemaError("the database has no Konsort schema; run `konsort db upgrade`")
-    known = {
-        rev.revision for rev in ScriptDirectory.from_config(alembic_config("")).walk_revisions()
-    }
-    if current not in known:
-        raise SchemaError(
-            f"the database is at revision {current}, newer than this Konsort understands "
-            f"(head {head}); upgrade Konsort before starting this node"
-        )
+    if current not in known_revisions():
+        raise _newer_than_code(current)
     raise SchemaError(f"the database is at {current}, behind {head}; run `konsort db upgrade`")

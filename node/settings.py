@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from node.errors import ConfigurationError
 
+#: The settings file `konsort init` writes into the data directory.
+CONFIG_NAME = "konsort.toml"
 NODE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
