@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ceiling, federation_bench, node_bench, protocol_bench
+from bench.databases import postgres_unreachable
 from bench.harness import DEFAULT_POSTGRES_URL, Bench, Options, Suite
 from bench.machine import describe, summary
 from bench.processes import REPO_ROOT
@@ -34,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, help="seconds measured per row (default 10)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per row (default 2)")
     parser.add_argument("--concurrency", type=int, default=32, help="clients (default 32)")
-    parser.add_argument("--database", choices=sorted(DATABASES), default="sqlite")
+    parser.add_argument(
+        "--database",
+        choices=sorted(DATABASES),
+        help="(default both; SQLite alone when PostgreSQL cannot be reached)",
+    )
     parser.add_argument("--customers", type=int, help="customers the node rows use (1000)")
     parser.add_argument(
         "--quick", action="store_true", help="a short smoke run: 1 s per row, 100 customers"
@@ -42,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"(default {DEFAULT_JSON})")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="admin connection")
     return parser
+
+
+def _databases(asked: str | None, postgres_url: str) -> tuple[str, ...]:
+    """The databases to measure: what was asked, or both when PostgreSQL is there."""
+    if asked is not None:
+        return DATABASES[asked]
+    why = postgres_unreachable(postgres_url)
+    if why is None:
+        return DATABASES["both"]
+    print(f"bench: PostgreSQL not reachable ({why}); measuring SQLite only", file=sys.stderr)
+    return DATABASES["sqlite"]
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -54,7 +70,7 @@ def options_from(args: argparse.Namespace) -> Options:
         duration=pick(args.duration, 10.0, 1.0),
         warmup=pick(args.warmup, 2.0, 0.3),
         concurrency=args.concurrency,
-        databases=DATABASES[args.database],
+        databases=_databases(args.database, args.postgres_url),
         customers=pick(args.customers, 1000, 100),
         postgres_url=args.postgres_url,
     )

@@ -19,6 +19,19 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+psycopg://" + libpq_url(url).partition("://")[2]
 
 
+def postgres_unreachable(admin_url: str) -> str | None:
+    """Why PostgreSQL at ``admin_url`` cannot be used, or None when it can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(libpq_url(admin_url), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 @contextmanager
 def scratch_postgres(admin_url: str, *, label: str) -> Iterator[str]:
     """Create an empty database next to ``admin_url``'s; yields its libpq URL."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from bench.generator import percentile
 from bench.load import LoadResult
 from bench.report import Row, Table
+from tests.conftest import PG_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = [
@@ -22,12 +24,26 @@ ROWS = [
     "federation.sqlite.transfer",
 ]
 WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem", "node.sqlite.earn_program"}
+#: With PostgreSQL at hand the run measures both databases, as `make bench` does.
+PG_ROWS = [
+    "ceiling.postgresql.txn",
+    "node.postgresql.earn",
+    "node.postgresql.redeem",
+    "node.postgresql.balance",
+    "node.postgresql.earn_program",
+]
 
 
 def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
+    both = PG_ENV in os.environ
+    database = (
+        ["--database", "both", "--postgres-url", os.environ[PG_ENV]]
+        if both
+        else ["--database", "sqlite"]
+    )
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "bench", "--quick", *database, "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -37,13 +53,17 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     document = json.loads(out.read_text())
     assert document["failure"] is None
-    assert [row["key"] for row in document["rows"]] == ROWS
+    if both:
+        assert sorted(row["key"] for row in document["rows"]) == sorted(ROWS + PG_ROWS)
+    else:
+        assert [row["key"] for row in document["rows"]] == ROWS
     for row in document["rows"]:
         assert row["ok"] > 0 and row["rate"] > 0, row
         assert row["errors"] == 0, row
         assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"], row
         assert row["label"] in completed.stdout
-        assert (row["ceiling_ratio"] is not None) == (row["key"] in WRITE_ROWS), row
+        writes = row["key"].replace("postgresql", "sqlite") in WRITE_ROWS
+        assert (row["ceiling_ratio"] is not None) == writes, row
     assert {target["name"] for target in document["targets"]} == {
         "earns/s",
         "earn p99 ms",
