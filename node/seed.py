@@ -10,7 +10,8 @@ on a seeded node as on a real one, which is what makes it useful for
 demos and for measuring the node at scale (bench/scale.py).
 
 Speed: members are made in batches, each batch one transaction written with
-COPY on PostgreSQL and executemany on SQLite. It refuses a node that already
+COPY on PostgreSQL and executemany on SQLite, the next batch made while one
+is written. It refuses a node that already
 has members (seeding never mixes made-up members with real ones), and a node
 whose program changed during the seeded history (apply programs after
 seeding). Webhook events are not written: nobody subscribed to a seeded past.
@@ -18,21 +19,28 @@ seeding). Webhook events are not written: nobody subscribed to a seeded past.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from node.db import Database
 from node.errors import Conflict, ValidationFailed
 from node.progress import Progress
 from node.secrets import NodeSecrets
-from node.seed_copy import analyze_txn, customer_count_txn, next_ids_txn, write_batch_txn
+from node.seed_copy import (
+    analyze_txn,
+    customer_count_txn,
+    next_ids_txn,
+    sqlite_time,
+    write_batch_txn,
+)
 from node.seed_people import synthetic_email, synthetic_member
 from node.seed_rows import HISTORY_DAYS, TABLES, Batch, SeedContext, member_rows
 from node.services import ledger
 from node.services.consent_purposes import CONTRACT, purposes_txn
 from node.services.program import program_at_txn
 from node.settings import Settings
-from node.store.sql import raw
 
 __all__ = ["DEFAULT_PARTNERS", "SeedReport", "seed_node", "synthetic_email"]
 
@@ -59,8 +67,8 @@ def _context(
     *,
     now: datetime,
     partners: tuple[str, ...],
-) -> SeedContext:
-    """Everything the members' rows depend on, checked before anything is written."""
+) -> tuple[SeedContext, dict[str, int]]:
+    """What the members' rows depend on, checked; and the first free ids."""
     with db.transaction() as session:
         if customer_count_txn(session=session):
             raise Conflict(
@@ -91,7 +99,8 @@ def _context(
         }
         issued = ledger.system_account_txn(session=session, code=ledger.ISSUED, now=now)
         redeemed = ledger.system_account_txn(session=session, code=ledger.REDEEMED, now=now)
-    return SeedContext(
+        first_ids = next_ids_txn(session=session)
+    context = SeedContext(
         secrets=secrets,
         now=now,
         program=in_force.program,
@@ -102,8 +111,24 @@ def _context(
         redeemed_account=redeemed,
         purposes=purposes,
         partners=partners,
-        stamp=lambda moment: moment,
+        stamp=sqlite_time if db.is_sqlite else _aware,
     )
+    return context, first_ids
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment
+
+
+def _batches(
+    ctx: SeedContext, *, seed: int, customers: int, size: int, ids: dict[str, int]
+) -> Iterator[Batch]:
+    for first in range(0, customers, size):
+        batch = Batch(ids)
+        for number in range(first, min(customers, first + size)):
+            member_rows(batch, ctx, synthetic_member(seed, number))
+        ids = batch.end_ids()
+        yield batch
 
 
 def seed_node(
@@ -126,20 +151,21 @@ def seed_node(
     if settings.node_id in partners:
         raise ValidationFailed("a partner is another node, not this one", field="partners")
     started = time.monotonic()
-    ctx = _context(db, settings, secrets, now=now, partners=partners)
+    ctx, first_ids = _context(db, settings, secrets, now=now, partners=partners)
     written = dict.fromkeys(TABLES, 0)
-    for first in range(0, customers, batch_members):
-        last = min(customers, first + batch_members)
-        with db.transaction() as session:
-            batch = Batch(next_ids_txn(session=session))
-            stamped = replace(ctx, stamp=raw(session).time)
-            for number in range(first, last):
-                member_rows(batch, stamped, synthetic_member(seed, number))
-            write_batch_txn(session=session, batch=batch)
-        for table in TABLES:
-            written[table] += batch.count(table)
-        if progress is not None:
-            progress.advance(last - first)
+    batches = _batches(ctx, seed=seed, customers=customers, size=batch_members, ids=first_ids)
+    # The next batch is made while this one is written: the database works
+    # (in its own process, or in SQLite's C code) while Python makes rows.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed") as maker:
+        pending = maker.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = maker.submit(next, batches, None)
+            with db.transaction() as session:
+                write_batch_txn(session=session, batch=batch)
+            for table in TABLES:
+                written[table] += batch.count(table)
+            if progress is not None:
+                progress.advance(batch.count("customer"))
     with db.transaction() as session:
         analyze_txn(session=session)
     return SeedReport(customers, written, time.monotonic() - started)

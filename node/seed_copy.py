@@ -1,10 +1,11 @@
 """Bulk SQL for `konsort dev seed`: COPY on PostgreSQL, executemany on SQLite.
 
 Functions take a keyword-only ``session`` inside a transaction the caller owns
-(node.seed opens one per batch of members). The batch assigns the ids other
-rows point at (accounts, ledger transactions, lots), so :func:`next_ids_txn`
-first locks those tables on PostgreSQL (an insert elsewhere waits for the
-batch to commit) and :func:`write_batch_txn` moves their sequences past the
+(node.seed opens one per batch of members). A batch assigns the ids other
+rows point at (accounts, ledger transactions, lots), made while the previous
+batch is written, so :func:`write_batch_txn` first locks those tables on
+PostgreSQL (an insert elsewhere waits for the batch to commit), checks that
+nothing else took an id since, and afterwards moves their sequences past the
 ids it used.
 """
 
@@ -14,8 +15,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from node.errors import Conflict
 from node.seed_rows import ASSIGNED_IDS, TABLES, Batch
-from node.store.sql import raw
+from node.store.sql import _sqlite_time, raw
+
+#: What a timestamp column takes on SQLite (naive UTC text, as SQLAlchemy writes it).
+sqlite_time = _sqlite_time
 
 
 def _driver(session: Session) -> Any:
@@ -44,6 +49,12 @@ def next_ids_txn(*, session: Session) -> dict[str, int]:
 def write_batch_txn(*, session: Session, batch: Batch) -> None:
     """Insert every row of ``batch``, parents before children."""
     sql, driver = raw(session), _driver(session)
+    if next_ids_txn(session=session) != batch.first_ids:
+        raise Conflict(
+            "something else wrote to the ledger while the node was being seeded; stop the "
+            "node and seed a fresh one",
+            code="seed_interrupted",
+        )
     for table, columns in TABLES.items():
         rows = batch.rows[table]
         if not rows:
@@ -57,7 +68,7 @@ def write_batch_txn(*, session: Session, batch: Batch) -> None:
             for row in rows:
                 copy.write_row(row)
     if not sql.is_sqlite:
-        for table, next_id in batch.next_ids().items():
+        for table, next_id in batch.end_ids().items():
             if next_id > 1:
                 sql.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), ?)", (next_id - 1,)

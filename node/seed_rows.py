@@ -23,7 +23,6 @@ expiry at ``now``, so the seeded ledger needs no expiry run.
 from __future__ import annotations
 
 import base64
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -113,17 +112,21 @@ class SeedContext:
 
 
 class Batch:
-    """Rows of many members per table, with the next id of each assigned table."""
+    """Rows of many members per table, with the ids it assigned from ``first_ids`` on."""
 
-    def __init__(self, next_ids: dict[str, int]) -> None:
+    def __init__(self, first_ids: dict[str, int]) -> None:
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in TABLES}
-        self._ids = {table: itertools.count(next_ids[table]) for table in ASSIGNED_IDS}
+        self.first_ids = {table: first_ids[table] for table in ASSIGNED_IDS}
+        self._next = dict(self.first_ids)
 
     def new_id(self, table: str) -> int:
-        return next(self._ids[table])
+        found = self._next[table]
+        self._next[table] = found + 1
+        return found
 
-    def next_ids(self) -> dict[str, int]:
-        return {table: self.new_id(table) for table in ASSIGNED_IDS}
+    def end_ids(self) -> dict[str, int]:
+        """The first id of each assigned table after this batch's."""
+        return dict(self._next)
 
     def count(self, table: str) -> int:
         return len(self.rows[table])

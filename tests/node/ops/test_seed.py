@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session
 
 from node.cli import main
 from node.clock import ManualClock
@@ -217,3 +219,25 @@ def test_cli_seeds_a_node_marked_as_dev(
     )
     assert code == 0, err
     assert synthetic_email(5, 0) in err
+
+
+def test_a_batch_refuses_ids_another_writer_took_meanwhile(
+    db: Database, clock: ManualClock
+) -> None:
+    from node.seed_copy import next_ids_txn, write_batch_txn
+    from node.seed_rows import Batch
+
+    with db.read() as session:
+        batch = Batch(next_ids_txn(session=session))
+    account = batch.new_id("account")
+    batch.rows["customer"].append(("cus_seedtest", "active", None))
+
+    def meanwhile(session: Session) -> int:
+        return ledger.system_account_txn(session=session, code="program:bench", now=clock.now())
+
+    assert db.write(meanwhile) == account  # the node took the id the batch meant to use
+    with pytest.raises(Conflict) as refused, db.transaction() as session:
+        write_batch_txn(session=session, batch=batch)
+    assert refused.value.code == "seed_interrupted"
+    with db.read() as session:
+        assert session.execute(text("SELECT COUNT(*) FROM customer")).scalar() == 0
