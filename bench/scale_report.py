@@ -44,14 +44,14 @@ def render_table(sizes: list[dict[str, Any]]) -> str:
     if not sizes:
         return "(no sizes measured)"
     labels = [f"{size_label(s['customers'])} customers" for s in sizes]
-    width = max(18, *(len(label) for label in labels))
+    width = max(22, *(len(label) for label in labels))
     lines = [f"{'':28}" + "".join(f"{label:>{width}}" for label in labels) + "  last/first p50"]
     for index, op in enumerate(sizes[0]["operations"]):
         cells, p50s = [], []
         for size in sizes:
             found = size["operations"][index]
             p50s.append(found["p50_ms"])
-            mark = " *" if found["scanned"] else ""
+            mark = " *" if found["scanned"] else "  "
             cells.append(f"{found['p50_ms']:.2f} / {found['p99_ms']:.2f} ms{mark}")
         ratio = p50s[-1] / p50s[0] if p50s[0] else 0.0
         lines.append(

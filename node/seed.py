@@ -19,6 +19,7 @@ seeding). Webhook events are not written: nobody subscribed to a seeded past.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -144,8 +145,6 @@ def seed_node(
     progress: Progress | None = None,
 ) -> SeedReport:
     """Write ``customers`` made-up members (numbers 0..customers-1 of ``seed``)."""
-    import time
-
     if customers < 1:
         raise ValidationFailed("seed at least one customer", field="customers")
     if settings.node_id in partners:

@@ -33,6 +33,7 @@ from node.program.earning import Line, compute_earning
 from node.secrets import NodeSecrets
 from node.seed_people import SyntheticMember
 from node.services import personal_data as pd
+from node.services.bonuses import birth_month_digest
 from protocol import pairwise_pseudonym
 
 #: Members enrol within this many days before ``now``; everything they do follows.
@@ -104,8 +105,6 @@ class SeedContext:
     month_digests: dict[int, str] = field(default_factory=dict)
 
     def month_digest(self, month: int) -> str:
-        from node.services.bonuses import birth_month_digest
-
         if month not in self.month_digests:
             self.month_digests[month] = birth_month_digest(self.secrets, month)
         return self.month_digests[month]
