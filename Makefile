@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.konsort-installed
 
-.PHONY: demo test check bench format clean i18n screenshots axe
+.PHONY: demo test check bench bench-scale format clean i18n screenshots axe
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+
+# The node at 10k, 100k and 1M members on PostgreSQL (seeded with `konsort dev seed`):
+# per-operation p50/p99, KPI and retention runs with peak memory; a table,
+# bench/results/scale.json and docs/img/scale.svg. Long: run it on demand,
+# e.g. make bench-scale SCALE_ARGS="--sizes 10k,100k".
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale $(SCALE_ARGS)

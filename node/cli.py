@@ -19,6 +19,7 @@ from node.cli_audit import add_audit_commands
 from node.cli_backup import add_backup_commands
 from node.cli_consent import add_consent_commands
 from node.cli_container import add_container_commands
+from node.cli_dev import add_dev_commands
 from node.cli_federation import add_federation_commands, ensure_signing_key
 from node.cli_privacy import add_privacy_commands
 from node.cli_program import add_program_commands
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_commands(commands, add)
     add_container_commands(commands, add)
     add_backup_commands(commands, add)
+    add_dev_commands(commands, add)
     return parser
 
 

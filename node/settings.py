@@ -187,6 +187,11 @@ class Settings(BaseModel):
         description="How often each process refreshes the alerting gauges (outbox backlog, "
         "overdue requests, disputes) from the database; 0 turns them off.",
     )
+    dev_node: bool = Field(
+        False,
+        description="This node holds made-up data (development, demos, benchmarks): "
+        "`konsort dev` commands may write to it.",
+    )
     ledger_verify_interval_seconds: int = Field(
         21_600,
         ge=0,

@@ -115,6 +115,8 @@ class PointLot(SQLModel, table=True):
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),
+        # Every lot of one member, spent or not (access export; migration 0013).
+        Index("ix_point_lot_account", "account_id", "id"),
         # "Has this member any lot due?" on every write, without reading every open lot.
         Index(
             "ix_point_lot_account_expiry",
