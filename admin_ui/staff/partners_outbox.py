@@ -61,10 +61,7 @@ def _message_id(call: PageCall) -> str:
 
 def _find(call: PageCall, message_id: str) -> dict[str, Any]:
     node = call.node
-    for message in outbox_control.unanswered_messages(node.db, now=node.clock.now()):
-        if message["message_id"] == message_id:
-            return message
-    raise NotFound("no unanswered message with this id", field="message_id")
+    return outbox_control.find_message(node.db, message_id=message_id, now=node.clock.now())
 
 
 async def outbox_page(call: PageCall) -> View:

@@ -83,6 +83,15 @@ def unanswered_messages(db: Database, *, now: datetime, limit: int = 200) -> lis
     return [message_json(message, now=now) for message in found]
 
 
+def find_message(db: Database, *, message_id: str, now: datetime) -> dict[str, Any]:
+    """One message still waiting for its answer."""
+    with db.read() as session:
+        found = store.queued_message(session=session, message_id=message_id)
+    if found is None or found.status != "pending":
+        raise NotFound("no unanswered message with this id", field="message_id")
+    return message_json(found, now=now)
+
+
 def outbox_summary(db: Database) -> list[federation_store.OutboxSummary]:
     """Queued, retrying and answered per partner (as `konsort federation status`)."""
     with db.read() as session:
