@@ -30,6 +30,12 @@ ACTIONS: dict[str, str] = {
     "privacy.exports.view": "see the bookkeeping and compliance exports",
     "privacy.exports.download": "download the ledger CSV, consent records CSV, Art. 30 record "
     "(audited)",
+    "partners.view": "see the consortium's members and keys, this node's keys, the outbox "
+    "per partner and the rewards offered to partners",
+    "partners.manage": "send an outbox message again now, cancel a transfer never sent, "
+    "make a new signing key",
+    "settlement.view": "see settlement periods, statements, answers and payments",
+    "settlement.manage": "send a period's statement, record a payment made outside Konsort",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -60,6 +66,16 @@ PERMISSIONS["privacy_officer"] |= {
     "privacy.exports.download",
 }
 PERMISSIONS["auditor"] |= {"privacy.consent.view", "privacy.retention.view", "privacy.exports.view"}
+
+# The operator's partners and settlement pages (issue 10). Auditors read them;
+# the privacy officer has no part in them.
+PERMISSIONS["operator"] |= {
+    "partners.view",
+    "partners.manage",
+    "settlement.view",
+    "settlement.manage",
+}
+PERMISSIONS["auditor"] |= {"partners.view", "settlement.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

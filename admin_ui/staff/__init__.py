@@ -10,6 +10,7 @@ from admin_ui.staff import (
     customers,
     dashboard,
     partners,
+    partners_outbox,
     privacy_audit,
     privacy_consent,
     privacy_exports,
@@ -26,6 +27,6 @@ STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_expor
 
 # The operator's pages, one module per page group.
 STAFF_PAGES += [*program.PAGES, *customers.PAGES, *apikeys.PAGES]
-STAFF_PAGES += [*partners.PAGES, *settlement.PAGES]
+STAFF_PAGES += [*partners.PAGES, *partners_outbox.PAGES, *settlement.PAGES]
 
 __all__ = ["STAFF_PAGES"]

@@ -20,7 +20,9 @@ The outbox is persistent and per destination, with its backoff stored:
   hears the one final outcome, and a receiver answers even a request past
   its ``exp`` (with ``expired``), so every message ends answered once its
   peer is reachable. Operators see pending and retrying messages per peer
-  (``konsort federation status``, ``GET /api/v1/federation/status``).
+  (``konsort federation status``, ``GET /api/v1/federation/status``), and in
+  the admin UI may make one due now or cancel a transfer that was never sent
+  (node.services.outbox_control).
 """
 
 from __future__ import annotations

@@ -437,3 +437,12 @@ def list_periods(
     with db.read() as session:
         found = store.periods(session=session, peer=partner, limit=limit)
         return [period_json_txn(session=session, node_id=node_id, record=r) for r in found]
+
+
+def get_period(db: Database, *, node_id: str, period_id: str) -> dict[str, Any]:
+    """One of our periods, as in :func:`list_periods`."""
+    with db.read() as session:
+        record = store.period_by_public_id(session=session, public_id=period_id)
+        if record is None:
+            raise NotFound(f"no settlement period {period_id}", field="id")
+        return period_json_txn(session=session, node_id=node_id, record=record)

@@ -112,7 +112,8 @@ class OutboxMessage(SQLModel, table=True):
     destination: str = Field(sa_column=Column(String(64), nullable=False))
     message_type: str = Field(sa_column=Column(String(40), nullable=False))
     token: str = Field(sa_column=Column(Text, nullable=False))
-    #: pending (no answer yet) or answered.
+    #: pending (no answer yet), answered, batched (folded into a transfer.batch before
+    #: it was sent) or cancelled (a transfer never sent, cancelled by the operator).
     status: str = Field(sa_column=Column(String(20), nullable=False))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     next_attempt_at: datetime = Field(sa_column=_time())
