@@ -30,6 +30,10 @@ ACTIONS: dict[str, str] = {
     "privacy.exports.view": "see the bookkeeping and compliance exports",
     "privacy.exports.download": "download the ledger CSV, consent records CSV, Art. 30 record "
     "(audited)",
+    "customers.view": "search members and open a member's page (personal data; audited)",
+    "customers.adjust": "adjust a member's points by hand, with a reason (a ledger entry)",
+    "apikeys.view": "see the operator API keys (names and prefixes, never a secret)",
+    "apikeys.manage": "create an operator API key (shown once) and revoke keys",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -60,6 +64,13 @@ PERMISSIONS["privacy_officer"] |= {
     "privacy.exports.download",
 }
 PERMISSIONS["auditor"] |= {"privacy.consent.view", "privacy.retention.view", "privacy.exports.view"}
+
+# The operator's customers and API keys pages (issue 10). Auditors see which API
+# keys exist but no member's personal data. The privacy officer gets neither:
+# their work with one member goes through the request pages and the consent
+# history (opaque ids), and balances and keys are the operator's business.
+PERMISSIONS["operator"] |= {"customers.view", "customers.adjust", "apikeys.view", "apikeys.manage"}
+PERMISSIONS["auditor"] |= {"apikeys.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())
