@@ -1,8 +1,10 @@
 """The operator's customers pages: search, and one member's page.
 
 The search form (``/customers``) shows nothing about anyone. Its results
-(``/customers/search?q=``) reveal who matched, so that page is audited on
+(``/customers/search``) reveal who matched, so that page is audited on
 every view (``audited``; the entry names the customer when one matched).
+The form is posted, so an email typed into it never sits in a URL (browser
+history, a reverse proxy's access log).
 One box takes a member number, an opaque id or an email; the email is
 looked up through its keyed digest (node.services.customer_search).
 
@@ -164,7 +166,8 @@ _SEARCH_ERRORS = {
 async def search_page(call: PageCall) -> View:
     """The one match of the query, or the form again with the reason (audited)."""
     node = call.node
-    query = call.request.query_params.get("q", "")[: customer_search.MAX_QUERY + 1]
+    posted = await call.form()
+    query = str(posted.get("q", ""))[: customer_search.MAX_QUERY + 1]
     try:
         match = await call.run(
             customer_search.find_customer, node.db, secrets=node.secrets, query=query
@@ -250,6 +253,7 @@ PAGES = [
         search_page,
         action="customers.view",
         template="staff/customers.html",
+        methods=("POST",),
         audited=True,
     ),
     Page(
