@@ -36,6 +36,10 @@ ACTIONS: dict[str, str] = {
     "make a new signing key",
     "settlement.view": "see settlement periods, statements, answers and payments",
     "settlement.manage": "send a period's statement, record a payment made outside Konsort",
+    "customers.view": "search members and open a member's page (personal data; audited)",
+    "customers.adjust": "adjust a member's points by hand, with a reason (a ledger entry)",
+    "apikeys.view": "see the operator API keys (names and prefixes, never a secret)",
+    "apikeys.manage": "create an operator API key (shown once) and revoke keys",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -76,6 +80,12 @@ PERMISSIONS["operator"] |= {
     "settlement.manage",
 }
 PERMISSIONS["auditor"] |= {"partners.view", "settlement.view"}
+# The operator's customers and API keys pages (issue 10). Auditors see which API
+# keys exist but no member's personal data. The privacy officer gets neither:
+# their work with one member goes through the request pages and the consent
+# history (opaque ids), and balances and keys are the operator's business.
+PERMISSIONS["operator"] |= {"customers.view", "customers.adjust", "apikeys.view", "apikeys.manage"}
+PERMISSIONS["auditor"] |= {"apikeys.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

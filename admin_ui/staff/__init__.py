@@ -8,6 +8,7 @@ from admin_ui.staff import (
     apikeys,
     auth,
     customers,
+    customers_adjust,
     dashboard,
     partners,
     partners_outbox,
@@ -26,7 +27,7 @@ STAFF_PAGES += [*privacy_requests.PAGES, *privacy_audit.PAGES]
 STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_exports.PAGES]
 
 # The operator's pages, one module per page group.
-STAFF_PAGES += [*program.PAGES, *customers.PAGES, *apikeys.PAGES]
+STAFF_PAGES += [*program.PAGES, *customers.PAGES, *customers_adjust.PAGES, *apikeys.PAGES]
 STAFF_PAGES += [*partners.PAGES, *partners_outbox.PAGES, *settlement.PAGES]
 
 __all__ = ["STAFF_PAGES"]

@@ -14,14 +14,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from node.clock import Clock
+from sqlmodel import Session
+
+from node.clock import Clock, isoformat
 from node.db import Database
-from node.errors import NotFound, Unauthenticated
+from node.errors import NotFound, Unauthenticated, ValidationFailed
 from node.ids import new_id
+from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.store import apikeys as store
 from node.store.models import ApiKey
 
 PREFIX = "ksk_"
+MAX_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,34 @@ def create_api_key(db: Database, *, name: str, now: datetime) -> NewApiKey:
     with db.transaction() as session:
         store.insert_key(session=session, key_id=key_id, name=name, digest=_digest(token), now=now)
     return NewApiKey(key_id, name, token)
+
+
+def create_api_key_unit(*, name: str, idempotency_key: str, now: datetime) -> tuple[Unit, str]:
+    """A unit creating a key once per idempotency key, and the token it creates.
+
+    The token is returned beside the unit, never stored: the stored answer
+    (replayed for a repeat) holds the key's id and name only, so a double
+    submit creates one key and the secret is shown once.
+    """
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_NAME:
+        raise ValidationFailed(f"a key's name is 1-{MAX_NAME} characters", field="name")
+    key_id = new_id("key")
+    token = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+
+    def work(session: Session) -> Answer:
+        store.insert_key(session=session, key_id=key_id, name=name, digest=_digest(token), now=now)
+        return Answer(201, {"id": key_id, "name": name, "created_at": isoformat(now)})
+
+    unit = idempotent_unit(
+        key=idempotency_key, operation="apikey.create", request={"name": name}, now=now, work=work
+    )
+    return unit, token
+
+
+def key_prefix(key_id: str) -> str:
+    """What a key's owner can recognise it by once the secret is gone: ``ksk_<id>_``."""
+    return f"{PREFIX}{key_id}_"
 
 
 def authenticate_api_key(db: Database, token: str) -> str:
@@ -74,6 +106,12 @@ class ApiKeyCache:
         if found is None or found[1] <= self._clock.now():
             return None
         return found[0]
+
+    def forget(self, key_id: str) -> None:
+        """Drop a revoked key at once (another process drops it within the TTL)."""
+        for digest, (found, _) in list(self._verified.items()):
+            if found == key_id:
+                self._verified.pop(digest, None)
 
     def authenticate(self, db: Database, token: str) -> str:
         key_id = authenticate_api_key(db, token)

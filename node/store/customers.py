@@ -60,3 +60,14 @@ def sealed_profile(*, session: Session, customer_id: str) -> tuple[bytes, bytes]
         .where(key_t.c.customer_id == customer_id)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def customer_ids_by_prefix(*, session: Session, prefix: str, limit: int) -> list[str]:
+    """Customer ids starting with ``prefix`` (opaque ids only, never personal values)."""
+    rows = session.execute(
+        select(customer_t.c.id)
+        .where(customer_t.c.id.startswith(prefix, autoescape=True))
+        .order_by(customer_t.c.id)
+        .limit(limit)
+    )
+    return [str(row[0]) for row in rows]

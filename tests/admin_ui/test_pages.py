@@ -29,6 +29,7 @@ SAMPLE_PATH = {"kpi": "enrolments"}
 SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
 SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention pages
 SAMPLE_PATH.update(message_id="msg_none", period_id="stl_none")  # partners, settlement pages
+SAMPLE_PATH.update(customer_id="cus_none", key_id="key_none")  # customers, API keys pages
 
 
 def concrete(path: str) -> str:
@@ -327,7 +328,7 @@ def audited_ui(
     pages = [
         *STAFF_PAGES,
         Page(
-            "/customers/card",
+            "/test/customer-card",
             "customer_card",
             customer_card,
             action="home.view",
@@ -347,7 +348,7 @@ def test_pages_showing_personal_data_write_one_audit_entry(
     audited_ui: TestClient, db: Database, staff_users: dict[str, staff.StaffAccount]
 ) -> None:
     sign_in(audited_ui, "auditor")
-    assert audited_ui.get("/admin/customers/card").status_code == 200
+    assert audited_ui.get("/admin/test/customer-card").status_code == 200
     entries = audit.latest_entries(db, customer_id="cus_123", limit=10)
     assert [(e["actor"], e["action"], e["purpose"]) for e in entries] == [
         (f"staff:{staff_users['auditor'].id}", "page.view", "customer_service")
