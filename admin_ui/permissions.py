@@ -30,6 +30,9 @@ ACTIONS: dict[str, str] = {
     "privacy.exports.view": "see the bookkeeping and compliance exports",
     "privacy.exports.download": "download the ledger CSV, consent records CSV, Art. 30 record "
     "(audited)",
+    "program.view": "see the program in force, its version history, rewards' stock and webhooks",
+    "program.manage": "change the program (a new version), set a reward's stock, "
+    "add and disable webhooks",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -60,6 +63,11 @@ PERMISSIONS["privacy_officer"] |= {
     "privacy.exports.download",
 }
 PERMISSIONS["auditor"] |= {"privacy.consent.view", "privacy.retention.view", "privacy.exports.view"}
+
+# The operator's program pages (issue 10). Auditors read the program, its
+# history and the webhooks; privacy officers get nothing here.
+PERMISSIONS["operator"] |= {"program.view", "program.manage"}
+PERMISSIONS["auditor"] |= {"program.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())
