@@ -110,7 +110,7 @@ async def version_page(call: PageCall) -> View:
 PAGES = [
     Page(
         "/program/history",
-        "program_history",
+        "program_history_list",
         history_page,
         action="program.view",
         template="staff/program_history.html",

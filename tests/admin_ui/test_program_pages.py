@@ -60,6 +60,9 @@ def test_each_role_reaches_exactly_its_program_pages(
     posts = {path: ui.post(path, data={}, headers=SAME_ORIGIN).status_code for path in POSTS}
     if role == "operator":
         assert set(views.values()) == {200} and edit == 200
+        links = re.findall(r'<a href="([^"]+)"', ui.get("/admin/program").text)
+        assert {"/admin/program/edit", "/admin/program/rewards"} <= set(links)
+        assert {"/admin/program/history", "/admin/program/webhooks"} <= set(links)
         assert 403 not in posts.values()
     elif role == "auditor":
         assert set(views.values()) == {200} and edit == 403
