@@ -24,6 +24,7 @@ from admin_ui.staff.program_form import (
     CATEGORIES,
     FIGURES,
     SECTIONS,
+    check_comment,
     form_values,
     program_from_form,
     read_form,
@@ -171,11 +172,11 @@ async def edit_page(call: PageCall) -> View | Response:
         return View(edit_context(found.version, form_values(found.program)))
     posted = await call.form()
     typed = read_form(posted)
-    comment = str(posted.get("comment", ""))[:MAX_COMMENT].strip()
+    comment = str(posted.get("comment", ""))[: MAX_COMMENT + 1]
     key = str(posted.get("key", ""))[:64] or _key()
     try:
         program = program_from_form(found.program, typed)
-        version = await _save(call, program, comment=comment, key=key)
+        version = await _save(call, program, comment=check_comment(comment), key=key)
     except (ValidationFailed, Conflict) as exc:
         field = exc.field if exc.field in typed or exc.field == "comment" else "form"
         errors = {field or "form": call.gettext(exc.message)}

@@ -133,6 +133,18 @@ def program_from_form(current: Program, form: Mapping[str, str]) -> Program:
         raise ValidationFailed(message, field=field) from None
 
 
+def check_comment(text: str) -> str | None:
+    """The change's comment as the API takes it: up to 200 characters, no control
+    characters; empty means none."""
+    text = text.strip()
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text) or len(text) > 200:
+        raise ValidationFailed(
+            N_("At most 200 characters on one line, without control characters."),
+            field="comment",
+        )
+    return text or None
+
+
 def read_form(posted: Mapping[str, Any]) -> dict[str, str]:
     """What the user typed, field by field (bounded)."""
     return {name: str(posted.get(name, ""))[:MAX_FIELD] for name in FIELDS}

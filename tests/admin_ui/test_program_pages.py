@@ -124,6 +124,10 @@ def test_a_bad_figure_is_shown_next_to_its_field_and_the_form_keeps_the_input(
     error = re.search(r'<p class="error" id="error-earn.points_per_unit">([^<]*)</p>', page.text)
     assert error is not None and "10000" in error.group(1)
     assert 'value="20000"' in page.text
+
+    bad_comment = _form(settings, db, clock, comment="one\x07two")
+    page = ui.post("/admin/program/edit", data=bad_comment, headers=SAME_ORIGIN)
+    assert page.status_code == 422 and 'id="error-comment"' in page.text
     assert _versions(db, settings) == []
 
 
