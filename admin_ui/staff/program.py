@@ -101,10 +101,13 @@ def stock_context(
         entry.reward.code: "" if entry.reward.stock is None else str(entry.reward.stock)
         for entry in stock
     }
+    errors = errors or {}
     return {
         "version": version,
         "stock": stock,
         "values": {**values, **(typed or {})},
+        #: Errors with no form beside which to show them (a reward gone meanwhile).
+        "unplaced": [text for code, text in errors.items() if not can_manage or code not in values],
         "errors": errors or {},
         "key": key or _key(),
         "can_manage": can_manage,

@@ -228,6 +228,12 @@ def test_the_stock_of_a_reward_is_shown_and_set_as_a_new_version(
     )
     assert bad.status_code == 422
     assert 'id="error-stock-cake"' in bad.text and 'value="-3"' in bad.text
+    gone = ui.post(
+        "/admin/program/rewards/stock",
+        data={"reward": "pie", "stock": "3", "key": "k3"},
+        headers=SAME_ORIGIN,
+    )
+    assert gone.status_code == 422 and "This reward is no longer in the program." in gone.text
     good = ui.post(
         "/admin/program/rewards/stock",
         data={"reward": "cake", "stock": "12", "key": "k2"},
@@ -268,3 +274,26 @@ def test_webhooks_are_added_with_their_secret_shown_once_and_disabled(
     )
     assert disabled.status_code == 303
     assert webhooks.list_endpoints(db)[0]["enabled"] is False
+
+
+def test_a_versions_diff_names_each_changed_field_with_both_values(
+    db: Database, clock: ManualClock, settings: Settings
+) -> None:
+    first = {"rewards": [{"code": "cake", "name": "Cake", "points": 300}]}
+    second = {
+        "earn": {"points_per_unit": 2},
+        "rewards": [{"code": "mug", "name": "Mug", "points": 900, "stock": 4}],
+    }
+    for data in (first, second):
+        program.update_program(
+            db, settings, program=parse_program(data), actor="till", comment=None, now=clock.now()
+        )
+    diff = program.version_diff(db, settings, version=2)
+    values = {path: (before, after) for path, before, after in diff.values}
+    assert set(values) == {"earn.points_per_unit", "rewards.cake", "rewards.mug"}
+    assert values["earn.points_per_unit"] == (1, 2)
+    assert values["rewards.cake"][0]["points"] == 300 and values["rewards.cake"][1] is None
+    assert values["rewards.mug"][0] is None and values["rewards.mug"][1]["stock"] == 4
+    assert diff.change.changed == sorted(values) and diff.change.actor == "till"
+    first_diff = program.version_diff(db, settings, version=1)
+    assert [path for path, _, _ in first_diff.values] == ["rewards.cake"]
