@@ -40,6 +40,9 @@ ACTIONS: dict[str, str] = {
     "customers.adjust": "adjust a member's points by hand, with a reason (a ledger entry)",
     "apikeys.view": "see the operator API keys (names and prefixes, never a secret)",
     "apikeys.manage": "create an operator API key (shown once) and revoke keys",
+    "program.view": "see the program in force, its version history, rewards' stock and webhooks",
+    "program.manage": "change the program (a new version), set a reward's stock, "
+    "add and disable webhooks",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -86,6 +89,10 @@ PERMISSIONS["auditor"] |= {"partners.view", "settlement.view"}
 # history (opaque ids), and balances and keys are the operator's business.
 PERMISSIONS["operator"] |= {"customers.view", "customers.adjust", "apikeys.view", "apikeys.manage"}
 PERMISSIONS["auditor"] |= {"apikeys.view"}
+# The operator's program pages (issue 10). Auditors read the program, its
+# history and the webhooks; privacy officers get nothing here.
+PERMISSIONS["operator"] |= {"program.view", "program.manage"}
+PERMISSIONS["auditor"] |= {"program.view"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

@@ -18,6 +18,8 @@ from admin_ui.staff import (
     privacy_requests,
     privacy_retention,
     program,
+    program_history,
+    program_webhooks,
     settlement,
     users,
 )
@@ -27,7 +29,8 @@ STAFF_PAGES += [*privacy_requests.PAGES, *privacy_audit.PAGES]
 STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_exports.PAGES]
 
 # The operator's pages, one module per page group.
-STAFF_PAGES += [*program.PAGES, *customers.PAGES, *customers_adjust.PAGES, *apikeys.PAGES]
+STAFF_PAGES += [*program.PAGES, *program_history.PAGES, *program_webhooks.PAGES]
+STAFF_PAGES += [*customers.PAGES, *customers_adjust.PAGES, *apikeys.PAGES]
 STAFF_PAGES += [*partners.PAGES, *partners_outbox.PAGES, *settlement.PAGES]
 
 __all__ = ["STAFF_PAGES"]

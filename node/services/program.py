@@ -221,9 +221,47 @@ def program_version(db: Database, settings: Settings, *, version: int) -> Progra
 
 def changed_paths(old: Program, new: Program) -> list[str]:
     """Dotted paths whose values differ; lists of coded items compare by code."""
-    out: list[str] = []
+    return [path for path, _, _ in changed_values(old, new)]
+
+
+def changed_values(old: Program, new: Program) -> list[tuple[str, Any, Any]]:
+    """(dotted path, value before, value after) for every difference, as JSON values;
+    lists of coded items compare by code ("rewards.coffee.stock"), and an item
+    added or removed is one entry with None on the other side."""
+    out: list[tuple[str, Any, Any]] = []
     _diff(old.model_dump(mode="json"), new.model_dump(mode="json"), "", out)
     return out
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    change: ProgramChange
+    #: (dotted path, value before, value after), as in changed_values().
+    values: list[tuple[str, Any, Any]]
+
+
+def version_diff(db: Database, settings: Settings, *, version: int) -> VersionDiff:
+    """One stored version and what changed from the version before it."""
+    with db.read() as session:
+        if version == DEFAULT_VERSION:
+            raise NotFound(f"no program version {version}", field="version")
+        row = store.version_row(session=session, version=version)
+        if row is None:
+            raise NotFound(f"no program version {version}", field="version")
+        program = program_from_json(row.config)
+        previous = program_version_txn(
+            session=session, settings=settings, version=version - 1
+        ).program
+    values = changed_values(previous, program)
+    change = ProgramChange(
+        row.version,
+        row.actor,
+        row.comment,
+        row.created_at,
+        [path for path, _, _ in values],
+        program,
+    )
+    return VersionDiff(change, values)
 
 
 def _keyed(items: list[Any]) -> dict[str, Any] | None:
@@ -232,7 +270,7 @@ def _keyed(items: list[Any]) -> dict[str, Any] | None:
     return None
 
 
-def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
+def _diff(old: Any, new: Any, path: str, out: list[tuple[str, Any, Any]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in sorted(set(old) | set(new)):
             _diff(old.get(key), new.get(key), f"{path}.{key}" if path else str(key), out)
@@ -243,4 +281,4 @@ def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
             _diff(old_keyed, new_keyed, path, out)
             return
     if old != new:
-        out.append(path)
+        out.append((path, old, new))

@@ -96,6 +96,31 @@ def catalogue(db: Database, settings: Settings, *, now: datetime) -> list[Catalo
     return entries
 
 
+@dataclass(frozen=True)
+class StockEntry:
+    reward: Reward
+    #: Units issued and not given back.
+    issued: int
+    #: Units that may still be issued; None when the stock is unlimited.
+    stock_left: int | None
+
+
+def stock_levels(db: Database, settings: Settings, *, now: datetime) -> list[StockEntry]:
+    """Every reward of the program in force (available now or not) with its stock.
+
+    The stock is part of the program (``Reward.stock``, how many can ever be
+    issued): adjusting it is a program change, a new version."""
+    with db.read() as session:
+        program = program_at_txn(session=session, settings=settings, moment=now).program
+        issued = store.issued_counts(
+            session=session, reward_codes=[r.code for r in program.rewards]
+        )
+    return [
+        StockEntry(reward, issued.get(reward.code, 0), _stock_left(reward, issued))
+        for reward in program.rewards
+    ]
+
+
 def member_catalogue(
     db: Database, settings: Settings, *, customer_id: str, now: datetime
 ) -> MemberCatalogue:

@@ -30,6 +30,7 @@ SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
 SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention pages
 SAMPLE_PATH.update(message_id="msg_none", period_id="stl_none")  # partners, settlement pages
 SAMPLE_PATH.update(customer_id="cus_none", key_id="key_none")  # customers, API keys pages
+SAMPLE_PATH.update(version="1", endpoint_id="whk_none")  # the program pages
 
 
 def concrete(path: str) -> str:
