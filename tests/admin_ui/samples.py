@@ -531,3 +531,29 @@ from tests.admin_ui import samples_customers, samples_partners, samples_program 
 
 for _group in (samples_program, samples_customers, samples_partners):
     SAMPLES.update(_group.SAMPLES)
+
+# Long actions: a background job's status page (issue 10).
+from admin_ui.staff.job_status import job_context  # noqa: E402
+
+_JOB = {
+    "id": "job_1<b>",
+    "kind": "ledger_csv",
+    "params": {"first": "2026-01-01", "last": "2026-12-31<b>"},
+    "state": "done",
+    "done": 12345,
+    "total": 12345,
+    "created_at": datetime(2026, 3, 1, tzinfo=UTC),
+    "finished_at": datetime(2026, 3, 1, 0, 5, tzinfo=UTC),
+    "error": None,
+    "result_ref": None,
+    "has_file": True,
+    "result_name": "ledger<b>.csv",
+}
+SAMPLES["staff/job.html"] = (
+    job_context(
+        {**_JOB, "kind": "retention", "params": {}, "state": "queued", "done": 0, "total": 0},
+        result_url=None,
+        back_url="/admin/",
+    ),
+    job_context(_JOB, result_url="/admin/privacy/exports/jobs/job_1/file", back_url="/admin/"),
+)

@@ -28,6 +28,7 @@ STAFF_ONLY = [page for page in STAFF_PAGES if page.auth == "staff"]
 SAMPLE_PATH = {"kpi": "enrolments"}
 SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
 SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention pages
+SAMPLE_PATH["job_id"] = "job_none"  # long actions (background jobs)
 
 
 def concrete(path: str) -> str:
