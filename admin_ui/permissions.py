@@ -16,7 +16,8 @@ ACTIONS: dict[str, str] = {
     "home.view": "see the start page and one's own account",
     "kpis.view": "see the KPI dashboard and its charts",
     "staff.view": "see the list of staff users",
-    "staff.manage": "create staff users",
+    "staff.manage": "create staff users, change their role, disable them, reset their "
+    "second factor",
     "privacy.requests.view": "see the data-subject request queue and each request's review",
     "privacy.requests.manage": "verify, approve (carry out), reject and extend requests; "
     "deliver a partner notice now",
@@ -30,6 +31,7 @@ ACTIONS: dict[str, str] = {
     "privacy.exports.view": "see the bookkeeping and compliance exports",
     "privacy.exports.download": "download the ledger CSV, consent records CSV, Art. 30 record "
     "(audited)",
+    "account.manage": "change one's own password and second factor",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -60,6 +62,12 @@ PERMISSIONS["privacy_officer"] |= {
     "privacy.exports.download",
 }
 PERMISSIONS["auditor"] |= {"privacy.consent.view", "privacy.retention.view", "privacy.exports.view"}
+
+# My account (issue 10): operators and privacy officers change their own password
+# and second factor; auditors only read (an operator changes an auditor's account).
+# staff.manage now also covers role changes, disabling and TOTP resets (users.py).
+PERMISSIONS["operator"] |= {"account.manage"}
+PERMISSIONS["privacy_officer"] |= {"account.manage"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

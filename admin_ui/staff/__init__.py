@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from admin_ui.pages import Page
 from admin_ui.staff import (
+    account,
     apikeys,
     auth,
     customers,
@@ -27,5 +28,8 @@ STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_expor
 # The operator's pages, one module per page group.
 STAFF_PAGES += [*program.PAGES, *customers.PAGES, *apikeys.PAGES]
 STAFF_PAGES += [*partners.PAGES, *settlement.PAGES]
+
+# My account (a staff member's own password and second factor).
+STAFF_PAGES += [*account.PAGES]
 
 __all__ = ["STAFF_PAGES"]

@@ -63,12 +63,16 @@ def end_session(*, session: Session, digest: str, now: datetime) -> None:
     )
 
 
-def end_user_sessions(*, session: Session, user_id: str, now: datetime) -> int:
-    result = session.execute(
-        update(StaffSession)
-        .where(col(StaffSession.user_id) == user_id, col(StaffSession.ended_at).is_(None))
-        .values(ended_at=now)
+def end_user_sessions(
+    *, session: Session, user_id: str, now: datetime, keep: str | None = None
+) -> int:
+    """End the user's live sessions, all but the one with digest ``keep``."""
+    query = update(StaffSession).where(
+        col(StaffSession.user_id) == user_id, col(StaffSession.ended_at).is_(None)
     )
+    if keep is not None:
+        query = query.where(col(StaffSession.id) != keep)
+    result = session.execute(query.values(ended_at=now))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -29,6 +29,7 @@ SAMPLE_PATH = {"kpi": "enrolments"}
 SAMPLE_PATH["request_id"] = "req_none"  # the privacy pages
 SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention pages
 SAMPLE_PATH["job_id"] = "job_none"  # long actions (background jobs)
+SAMPLE_PATH["username"] = "nobody"  # an operator's changes to staff users
 
 
 def concrete(path: str) -> str:
