@@ -608,3 +608,11 @@ SAMPLES["staff/users.html"] = (
         },
     ),
 )
+
+# The member portal: paged history (issue 10).
+from admin_ui.portal.history import history_context  # noqa: E402
+
+SAMPLES["portal/history.html"] = (
+    history_context([], next_cursor=None, first_page=True),
+    history_context(_OVERVIEW.history, next_cursor="YmVmb3JlOjQy<b>&x", first_page=False),
+)
