@@ -65,14 +65,17 @@ def job_view(job: BackgroundJob) -> dict[str, Any]:
     }
 
 
-def job_context(job: dict[str, Any], *, result_url: str | None, back_url: str) -> dict[str, Any]:
-    """The status page: progress while it runs, the result link when done."""
+def job_context(
+    job: dict[str, Any], *, result_url: str | None, back_url: str, auto_refresh: bool = True
+) -> dict[str, Any]:
+    """The status page: progress while it runs, the result link when done. The
+    reader may stop the refreshing (WCAG 2.2.1) and reload by hand."""
     running = job["state"] in ("queued", "running")
     total = max(job["total"], job["done"])
     return {
         "job": job,
         "running": running,
-        "refresh": REFRESH_SECONDS if running else None,
+        "refresh": REFRESH_SECONDS if running and auto_refresh else None,
         "total": total,
         "percent": (100 * job["done"] // total) if total else None,
         "result_url": result_url if job["state"] == "done" else None,
@@ -137,8 +140,11 @@ async def status_view(
         # A job left queued by a process that stopped: start it here, then show it.
         return RedirectResponse(call.request.url.path, status_code=303, background=resume)
     back = call.request.url_for(back_route).path
+    auto_refresh = call.request.query_params.get("refresh") != "off"
     return View(
-        job_context(job_view(job), result_url=result_url(job), back_url=back),
+        job_context(
+            job_view(job), result_url=result_url(job), back_url=back, auto_refresh=auto_refresh
+        ),
         template="staff/job.html",
     )
 

@@ -133,6 +133,9 @@ def test_a_job_not_yet_run_shows_a_refreshing_page_without_a_result(
     assert page.status_code == 200
     assert '<meta http-equiv="refresh" content="2">' in page.text
     assert "waiting to start" in page.text and "/file" not in page.text
+    assert 'href="?refresh=off"' in page.text  # the reader can stop the refreshing
+    still = ui.get(f"/admin/privacy/exports/jobs/{job_id}?refresh=off")
+    assert 'http-equiv="refresh"' not in still.text and "waiting to start" in still.text
     assert ui.get(f"/admin/privacy/exports/jobs/{job_id}/file").status_code == 404
     # A job of another kind is not found under the retention pages.
     assert ui.get(f"/admin/privacy/retention/jobs/{job_id}").status_code == 404
