@@ -21,7 +21,6 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-import argon2
 import pyotp
 import segno
 from cryptography.exceptions import InvalidTag
@@ -63,7 +62,7 @@ def _end_other_sessions_txn(
 def _code_ok(node_secrets: NodeSecrets, user: StaffUser, code: str, now: datetime) -> bool:
     if user.totp_secret is None:
         return False
-    secret = staff._unseal_totp(node_secrets, user.id, user.totp_secret)
+    secret = staff.unseal_totp(node_secrets, user.id, user.totp_secret)
     return bool(pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1))
 
 
@@ -80,13 +79,11 @@ def change_own_password(
     staff.check_password(new)
     with db.read() as session:
         user = _user_txn(session=session, user_id=user_id)
-    try:
-        staff._HASHER.verify(user.password_hash, current)
-    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+    if not staff.password_matches(user.password_hash, current):
         raise ValidationFailed(
             "current_password: that is not your password", field="current_password"
-        ) from None
-    new_hash = staff._HASHER.hash(new)
+        )
+    new_hash = staff.hash_password(new)
     with db.transaction() as session:
         store.update_user(session=session, user_id=user_id, now=now, password_hash=new_hash)
         return _end_other_sessions_txn(
@@ -104,7 +101,7 @@ def start_totp_enrolment(db: Database, *, node_secrets: NodeSecrets, user_id: st
         user = _user_txn(session=session, user_id=user_id)
     secret = pyotp.random_base32()
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=staff.TOTP_ISSUER)
-    sealed = staff._seal_totp(node_secrets, user_id, secret)
+    sealed = staff.seal_totp(node_secrets, user_id, secret)
     pending = base64.urlsafe_b64encode(sealed).decode()
     return TotpEnrolment(secret, uri, pending, _qr_svg(uri))
 
@@ -122,7 +119,7 @@ def pending_enrolment(
 
 def _open_pending(node_secrets: NodeSecrets, user_id: str, pending: str) -> str:
     try:
-        return staff._unseal_totp(node_secrets, user_id, base64.urlsafe_b64decode(pending))
+        return staff.unseal_totp(node_secrets, user_id, base64.urlsafe_b64decode(pending))
     except (ValueError, InvalidTag):
         raise ValidationFailed(
             "pending: this enrolment is not valid; start again", field="pending"
@@ -149,7 +146,7 @@ def confirm_totp(
             session=session,
             user_id=user_id,
             now=now,
-            totp_secret=staff._seal_totp(node_secrets, user_id, secret),
+            totp_secret=staff.seal_totp(node_secrets, user_id, secret),
         )
         _end_other_sessions_txn(session=session, user_id=user_id, keep_token=keep_token, now=now)
 
