@@ -16,7 +16,8 @@ ACTIONS: dict[str, str] = {
     "home.view": "see the start page and one's own account",
     "kpis.view": "see the KPI dashboard and its charts",
     "staff.view": "see the list of staff users",
-    "staff.manage": "create staff users",
+    "staff.manage": "create staff users, change their role, disable them, reset their "
+    "second factor",
     "privacy.requests.view": "see the data-subject request queue and each request's review",
     "privacy.requests.manage": "verify, approve (carry out), reject and extend requests; "
     "deliver a partner notice now",
@@ -43,6 +44,7 @@ ACTIONS: dict[str, str] = {
     "program.view": "see the program in force, its version history, rewards' stock and webhooks",
     "program.manage": "change the program (a new version), set a reward's stock, "
     "add and disable webhooks",
+    "account.manage": "change one's own password and second factor",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -93,6 +95,11 @@ PERMISSIONS["auditor"] |= {"apikeys.view"}
 # history and the webhooks; privacy officers get nothing here.
 PERMISSIONS["operator"] |= {"program.view", "program.manage"}
 PERMISSIONS["auditor"] |= {"program.view"}
+# My account (issue 10): operators and privacy officers change their own password
+# and second factor; auditors only read (an operator changes an auditor's account).
+# staff.manage now also covers role changes, disabling and TOTP resets (users.py).
+PERMISSIONS["operator"] |= {"account.manage"}
+PERMISSIONS["privacy_officer"] |= {"account.manage"}
 
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())

@@ -14,3 +14,7 @@ __all__ = ["PORTAL_PAGES"]
 from admin_ui.portal import donations, mydata, partners, rewards  # noqa: E402
 
 PORTAL_PAGES += [*partners.PAGES, *rewards.PAGES, *donations.PAGES, *mydata.PAGES]
+
+from admin_ui.portal import history  # noqa: E402
+
+PORTAL_PAGES += [*history.PAGES]

@@ -28,8 +28,20 @@ KIND_LABELS = {
 }
 
 
-def _moment(value: str | None) -> datetime | None:
+def moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def history_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History items (node.services.points.customer_history) as the member reads them."""
+    return [
+        {
+            "kind": KIND_LABELS.get(item["kind"], N_("Other")),
+            "points": item["points"],
+            "created_at": moment(item["created_at"]),
+        }
+        for item in items
+    ]
 
 
 def portal_home_context(
@@ -62,17 +74,10 @@ def portal_home_context(
             "spend": status.basis == "spend",
         }
     lots = [
-        {"points": lot["points"], "expires_at": _moment(lot["expires_at"])}
+        {"points": lot["points"], "expires_at": moment(lot["expires_at"])}
         for lot in overview.expiring["lots"]
     ]
-    history = [
-        {
-            "kind": KIND_LABELS.get(item["kind"], N_("Other")),
-            "points": item["points"],
-            "created_at": _moment(item["created_at"]),
-        }
-        for item in overview.history
-    ]
+    history = history_rows(overview.history)
     return {
         "points": overview.balance.points,
         "tier": tier,

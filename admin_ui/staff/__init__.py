@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from admin_ui.pages import Page
 from admin_ui.staff import (
+    account,
     apikeys,
     auth,
     customers,
@@ -32,5 +33,8 @@ STAFF_PAGES += [*privacy_consent.PAGES, *privacy_retention.PAGES, *privacy_expor
 STAFF_PAGES += [*program.PAGES, *program_history.PAGES, *program_webhooks.PAGES]
 STAFF_PAGES += [*customers.PAGES, *customers_adjust.PAGES, *apikeys.PAGES]
 STAFF_PAGES += [*partners.PAGES, *partners_outbox.PAGES, *settlement.PAGES]
+
+# My account (a staff member's own password and second factor).
+STAFF_PAGES += [*account.PAGES]
 
 __all__ = ["STAFF_PAGES"]

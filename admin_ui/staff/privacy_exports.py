@@ -2,6 +2,13 @@
 date range, all consent records as CSV, and the Art. 30 record of processing.
 (A member's own access export is on its request's page.)
 
+The ledger CSV of a long range is big: the form starts a background job
+(admin_ui.staff.job_status) whose page shows the progress and, when done,
+links to the file. ``ledger.csv`` still answers a range directly (scripts).
+A member's access export stays a direct download: it is one member's data,
+small, and personal; keeping a copy in a job row would put personal data
+where erasure does not reach.
+
 None of these holds personal data beyond opaque customer ids, but the issue
 asks that every export download be audited: the download pages set
 ``audited`` and admin_ui.pages writes one ``report.download`` entry (no
@@ -13,13 +20,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from admin_ui.i18n import N_
 from admin_ui.pages import Download, Page, PageCall, View
 from admin_ui.permissions import allowed
+from admin_ui.staff import job_status
 from node.errors import ValidationFailed
 from node.services import audit, consent_reports, ledger_export, processing_records
+from node.store.job_models import BackgroundJob
 
 audit.register_action(
     "report.download", "staff downloaded a bookkeeping or compliance export (detail: page)"
@@ -38,6 +47,7 @@ def exports_context(
         "form": {name: form.get(name, "") for name in LEDGER_FIELDS},
         "errors": errors or {},
         "can_download": can_download,
+        "key": job_status.form_key(),
     }
 
 
@@ -53,32 +63,55 @@ def ledger_days(form: dict[str, str]) -> tuple[date, date]:
     return days[0], days[1]
 
 
-def _typed(call: PageCall) -> dict[str, str]:
-    query = call.request.query_params
-    return {name: query.get(name, "")[:20].strip() for name in LEDGER_FIELDS}
+def _typed(values: Any) -> dict[str, str]:
+    return {name: str(values.get(name, ""))[:20].strip() for name in LEDGER_FIELDS}
 
 
-async def exports_page(call: PageCall) -> View | Response:
-    """The exports; a submitted ledger form is checked here, then sent to the download."""
+async def exports_page(call: PageCall) -> View:
     assert call.staff is not None
-    form = _typed(call)
-    can_download = allowed(call.staff.role, "privacy.exports.download")
-    if call.request.query_params.get("ledger") and can_download:
-        try:
-            ledger_days(form)
-        except ValidationFailed as exc:
-            errors = {exc.field or "from": exc.message}
-            return View(
-                exports_context(form=form, can_download=can_download, errors=errors),
-                status=422,
-            )
-        target = call.request.url_for("privacy_export_ledger").path
-        return RedirectResponse(f"{target}?from={form['from']}&to={form['to']}", status_code=303)
-    return View(exports_context(form=form, can_download=can_download))
+    return View(
+        exports_context(
+            form=_typed(call.request.query_params),
+            can_download=allowed(call.staff.role, "privacy.exports.download"),
+        )
+    )
+
+
+async def start_ledger(call: PageCall) -> View | Response:
+    """Check the ledger form, then build the CSV as a background job (its status page next)."""
+    posted = await call.form()
+    form = _typed(posted)
+    try:
+        ledger_days(form)
+    except ValidationFailed as exc:
+        errors = {exc.field or "from": exc.message}
+        return View(exports_context(form=form, can_download=True, errors=errors), status=422)
+    return await job_status.start(
+        call,
+        kind="ledger_csv",
+        params={"first": form["from"], "last": form["to"]},
+        key=str(posted.get("key", ""))[:64] or job_status.form_key(),
+        status_route="privacy_export_job",
+    )
+
+
+async def job_page(call: PageCall) -> View | Response:
+    """The ledger job's progress; when finished, a link to the audited download."""
+
+    def file_url(job: BackgroundJob) -> str:
+        return call.request.url_for("privacy_export_job_file", job_id=job.public_id).path
+
+    return await job_status.status_view(
+        call, kind="ledger_csv", result_url=file_url, back_route="privacy_exports"
+    )
+
+
+async def job_file(call: PageCall) -> Download:
+    return await job_status.result_file(call, kind="ledger_csv")
 
 
 async def ledger_download(call: PageCall) -> Download:
-    first, last = ledger_days(_typed(call))
+    first, last = ledger_days(_typed(call.request.query_params))
     lines = await call.run(
         lambda: list(ledger_export.ledger_csv(call.node.db, first=first, last=last))
     )
@@ -132,6 +165,22 @@ PAGES = [
         template="staff/privacy/exports.html",
         nav=N_("Exports"),
     ),
+    Page(
+        "/privacy/exports/ledger-jobs",
+        "privacy_export_ledger_start",
+        start_ledger,
+        action="privacy.exports.download",
+        template="staff/privacy/exports.html",
+        methods=("POST",),
+    ),
+    Page(
+        "/privacy/exports/jobs/{job_id}",
+        "privacy_export_job",
+        job_page,
+        action="privacy.exports.download",
+        template="staff/job.html",
+    ),
+    _download("/privacy/exports/jobs/{job_id}/file", "privacy_export_job_file", job_file),
     _download("/privacy/exports/ledger.csv", "privacy_export_ledger", ledger_download),
     _download("/privacy/exports/consent-records.csv", "privacy_export_consent", consent_download),
     _download(

@@ -4,8 +4,10 @@ each deleted.
 
 Policies are settings (konsort.toml or KONSORT_* environment variables): the
 page names each one's setting and says how to change it; it does not edit
-settings. A run is started once per form key (a double submit shows the same
-run) and records its trigger as ``ui`` and its actor as the staff member.
+settings. A run is a background job (admin_ui.staff.job_status), started once
+per form key (a double submit shows the same job), whose page shows its
+progress and then links to the run; the run records its trigger as ``ui``
+and its actor as the staff member.
 Runs hold counts and opaque ids only.
 """
 
@@ -15,14 +17,15 @@ import json
 import uuid
 from typing import Any
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from admin_ui.i18n import N_
 from admin_ui.pages import Page, PageCall, View
 from admin_ui.permissions import allowed
+from admin_ui.staff import job_status
 from node.errors import NotFound
 from node.services import retention
-from node.services.idempotency import run_idempotent_async
+from node.store.job_models import BackgroundJob
 from node.store.retention_models import RetentionRun
 
 STATE_LABELS = {
@@ -99,36 +102,29 @@ async def retention_page(call: PageCall) -> View:
 
 
 async def start_run(call: PageCall) -> Response:
-    """A dry run (``dry_run=1``) or a real run of every policy, once per form key."""
-    assert call.staff is not None
-    node = call.node
+    """A dry run (``dry_run=1``) or a real run of every policy, once per form key, as a
+    background job: the answer is its status page at once (admin_ui.staff.job_status)."""
     posted = await call.form()
-    dry_run = str(posted.get("dry_run", "")) == "1"
-    key = str(posted.get("key", ""))[:64] or _key()
-    answer = await run_idempotent_async(
-        node.db,
-        retention.start_run_unit(
-            dry_run=dry_run,
-            categories=None,
-            idempotency_key=f"admin-ui:{key}",
-            now=node.clock.now(),
-            actor=f"staff:{call.staff.id}",
-            trigger="ui",
-        ),
+    return await job_status.start(
+        call,
+        kind="retention",
+        params={"dry_run": str(posted.get("dry_run", "")) == "1"},
+        key=str(posted.get("key", ""))[:64] or _key(),
+        status_route="privacy_retention_job",
     )
-    run_id = str(answer.body["id"])
-    if not answer.replayed:
-        await call.run(
-            retention.execute_run,
-            node.db,
-            node.settings,
-            run_id=run_id,
-            clock=node.clock,
-            dry_run=dry_run,
-            fed=node.federation,
-        )
-    target = call.request.url_for("privacy_retention_run", run_id=run_id).path
-    return RedirectResponse(target, status_code=303)
+
+
+async def job_page(call: PageCall) -> View | Response:
+    """A retention job's progress; when finished, a link to the run it recorded."""
+
+    def run_url(job: BackgroundJob) -> str | None:
+        if job.result_ref is None:
+            return None
+        return call.request.url_for("privacy_retention_run", run_id=job.result_ref).path
+
+    return await job_status.status_view(
+        call, kind="retention", result_url=run_url, back_route="privacy_retention"
+    )
 
 
 async def run_page(call: PageCall) -> View:
@@ -154,6 +150,13 @@ PAGES = [
         start_run,
         action="privacy.retention.run",
         methods=("POST",),
+    ),
+    Page(
+        "/privacy/retention/jobs/{job_id}",
+        "privacy_retention_job",
+        job_page,
+        action="privacy.retention.view",
+        template="staff/job.html",
     ),
     Page(
         "/privacy/retention/runs/{run_id}",

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import node.store.audit_models  # noqa: F401
 import node.store.consent_models  # noqa: F401
 import node.store.federation_models  # noqa: F401
+import node.store.job_models  # noqa: F401
 import node.store.membership_models  # noqa: F401
 import node.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 import node.store.notice_models  # noqa: F401

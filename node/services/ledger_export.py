@@ -73,3 +73,10 @@ def _lines(db: Database, since: datetime, until: datetime) -> Iterator[str]:
         if len(page) < BATCH:
             return
         after = page[-1].entry_id
+
+
+def entry_count(db: Database, *, first: date, last: date) -> int:
+    """How many lines (besides the header) :func:`ledger_csv` gives for the range."""
+    since, until = day_range(first, last)
+    with db.read() as session:
+        return store.count_entries_between(session=session, since=since, until=until)

@@ -137,15 +137,26 @@ def _totp_key(node_secrets: NodeSecrets) -> bytes:
     )
 
 
-def _seal_totp(node_secrets: NodeSecrets, user_id: str, secret: str) -> bytes:
+def seal_totp(node_secrets: NodeSecrets, user_id: str, secret: str) -> bytes:
     nonce = secrets.token_bytes(12)
     return nonce + AESGCM(_totp_key(node_secrets)).encrypt(nonce, secret.encode(), user_id.encode())
 
 
-def _unseal_totp(node_secrets: NodeSecrets, user_id: str, sealed: bytes) -> str:
+def unseal_totp(node_secrets: NodeSecrets, user_id: str, sealed: bytes) -> str:
     return (
         AESGCM(_totp_key(node_secrets)).decrypt(sealed[:12], sealed[12:], user_id.encode()).decode()
     )
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return bool(_HASHER.verify(password_hash, password))
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        return False
 
 
 def check_role(role: str) -> str:
@@ -207,7 +218,7 @@ def create_user(
         display_name=display_name,
         role=role,
         password_hash=_HASHER.hash(password),
-        totp_secret=_seal_totp(node_secrets, user_id, totp_secret) if totp_secret else None,
+        totp_secret=seal_totp(node_secrets, user_id, totp_secret) if totp_secret else None,
         status="active",
         created_at=now,
         changed_at=now,
@@ -278,7 +289,7 @@ def reset_totp(db: Database, *, node_secrets: NodeSecrets, username: str, now: d
             session=session,
             user_id=user.id,
             now=now,
-            totp_secret=_seal_totp(node_secrets, user.id, secret),
+            totp_secret=seal_totp(node_secrets, user.id, secret),
         )
         store.end_user_sessions(session=session, user_id=user.id, now=now)
         name = user.username
@@ -320,7 +331,7 @@ def _credentials_ok(
     if user is None or user.status != "active":
         return False
     if user.totp_secret is not None:
-        secret = _unseal_totp(node_secrets, user.id, user.totp_secret)
+        secret = unseal_totp(node_secrets, user.id, user.totp_secret)
         if not pyotp.TOTP(secret).verify(totp_code.strip(), for_time=now, valid_window=1):
             return False
     return True

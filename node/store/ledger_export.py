@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from node.store.models import Account, LedgerEntry, LedgerTransaction
@@ -54,3 +54,14 @@ def entries_between(
         .limit(limit)
     )
     return [EntryRow(*row) for row in rows]
+
+
+def count_entries_between(*, session: Session, since: datetime, until: datetime) -> int:
+    """How many entries the transactions created in [since, until) have."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(entry_t.join(txn_t, entry_t.c.transaction_id == txn_t.c.id))
+            .where(txn_t.c.created_at >= since, txn_t.c.created_at < until)
+        ).scalar_one()
+    )

@@ -63,12 +63,16 @@ def end_session(*, session: Session, digest: str, now: datetime) -> None:
     )
 
 
-def end_user_sessions(*, session: Session, user_id: str, now: datetime) -> int:
-    result = session.execute(
-        update(StaffSession)
-        .where(col(StaffSession.user_id) == user_id, col(StaffSession.ended_at).is_(None))
-        .values(ended_at=now)
+def end_user_sessions(
+    *, session: Session, user_id: str, now: datetime, keep: str | None = None
+) -> int:
+    """End the user's live sessions, all but the one with digest ``keep``."""
+    query = update(StaffSession).where(
+        col(StaffSession.user_id) == user_id, col(StaffSession.ended_at).is_(None)
     )
+    if keep is not None:
+        query = query.where(col(StaffSession.id) != keep)
+    result = session.execute(query.values(ended_at=now))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -149,3 +153,27 @@ def end_portal_session(*, session: Session, digest: str, now: datetime) -> None:
         .where(col(PortalSession.id) == digest, col(PortalSession.ended_at).is_(None))
         .values(ended_at=now)
     )
+
+
+def delete_unused_portal_links(*, session: Session, customer_id: str) -> int:
+    """Delete a customer's links that were never used (they can no longer sign in)."""
+    result = session.execute(
+        delete(PortalLink).where(
+            col(PortalLink.customer_id) == customer_id, col(PortalLink.used_at).is_(None)
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def end_customer_portal_sessions(*, session: Session, customer_id: str, now: datetime) -> int:
+    """End a customer's live portal sessions."""
+    result = session.execute(
+        update(PortalSession)
+        .where(
+            col(PortalSession.customer_id) == customer_id,
+            col(PortalSession.ended_at).is_(None),
+            col(PortalSession.expires_at) > now,
+        )
+        .values(ended_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

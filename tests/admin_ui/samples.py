@@ -531,3 +531,88 @@ from tests.admin_ui import samples_customers, samples_partners, samples_program 
 
 for _group in (samples_program, samples_customers, samples_partners):
     SAMPLES.update(_group.SAMPLES)
+
+# Long actions: a background job's status page (issue 10).
+from admin_ui.staff.job_status import job_context  # noqa: E402
+
+_JOB = {
+    "id": "job_1<b>",
+    "kind": "ledger_csv",
+    "params": {"first": "2026-01-01", "last": "2026-12-31<b>"},
+    "state": "done",
+    "done": 12345,
+    "total": 12345,
+    "created_at": datetime(2026, 3, 1, tzinfo=UTC),
+    "finished_at": datetime(2026, 3, 1, 0, 5, tzinfo=UTC),
+    "error": None,
+    "result_ref": None,
+    "has_file": True,
+    "result_name": "ledger<b>.csv",
+}
+SAMPLES["staff/job.html"] = (
+    job_context(
+        {**_JOB, "kind": "retention", "params": {}, "state": "queued", "done": 0, "total": 0},
+        result_url=None,
+        back_url="/admin/",
+    ),
+    job_context(_JOB, result_url="/admin/privacy/exports/jobs/job_1/file", back_url="/admin/"),
+)
+
+# My account, and an operator's changes to staff users (issue 10).
+from admin_ui.staff.account import account_context  # noqa: E402
+from node.services.staff_account import TotpEnrolment  # noqa: E402
+
+_ENROLMENT = TotpEnrolment(
+    "JBSWY3DPEHPK3PXP",
+    "otpauth://totp/Konsort:kari%3Cb%3E?secret=JBSWY3DPEHPK3PXP&issuer=Konsort",
+    "cGVuZGluZzxiPg==",
+    '<svg width="8" height="8" class="segno"><path d="M0 0h8v8h-8z"/></svg>',
+)
+SAMPLES["staff/account.html"] = (
+    account_context(
+        StaffAccount("stf_3", "ole", "Ole", "auditor", "active", False),
+        role_label="",
+        can_manage=False,
+        may_disable_totp=True,
+    ),
+    account_context(
+        StaffAccount("stf_1", "kari<b>", "Kari <b>", "privacy_officer", "active", False),
+        role_label="Privacy officer",
+        can_manage=True,
+        may_disable_totp=False,
+        enrolment=_ENROLMENT,
+        errors={"code": "No <b>.", "current_password": "Wrong.", "totp": "Start again."},
+        done="password",
+    ),
+)
+SAMPLES["staff/users.html"] = (
+    SAMPLES["staff/users.html"][0],
+    users_context(
+        [
+            ACCOUNT,
+            StaffAccount("stf_2", "ole", "Ole", "auditor", "disabled", False),
+            StaffAccount("stf_4", "nina<b>", "Nina <b>", "privacy_officer", "active", True),
+        ],
+        can_manage=True,
+        form={"username": "nina", "display_name": "Nina <b>", "role": "auditor"},
+        errors={"password": "password: at least 12 characters"},
+        created="ole",
+        self_id="stf_1",
+        changed="Changed <b>.",
+        manage_error="No <b>.",
+        reset={
+            "username": "nina<b>",
+            "uri": _ENROLMENT.uri,
+            "secret": _ENROLMENT.secret,
+            "qr_svg": _ENROLMENT.qr_svg,
+        },
+    ),
+)
+
+# The member portal: paged history (issue 10).
+from admin_ui.portal.history import history_context  # noqa: E402
+
+SAMPLES["portal/history.html"] = (
+    history_context([], next_cursor=None, first_page=True),
+    history_context(_OVERVIEW.history, next_cursor="YmVmb3JlOjQy<b>&x", first_page=False),
+)

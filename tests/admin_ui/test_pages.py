@@ -31,6 +31,8 @@ SAMPLE_PATH.update(purpose="marketing", run_id="ret_none")  # consent, retention
 SAMPLE_PATH.update(message_id="msg_none", period_id="stl_none")  # partners, settlement pages
 SAMPLE_PATH.update(customer_id="cus_none", key_id="key_none")  # customers, API keys pages
 SAMPLE_PATH.update(version="1", endpoint_id="whk_none")  # the program pages
+SAMPLE_PATH["job_id"] = "job_none"  # long actions (background jobs)
+SAMPLE_PATH["username"] = "nobody"  # an operator's changes to staff users
 
 
 def concrete(path: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -171,7 +172,10 @@ def test_retention_dry_run_counts_and_run_now_deletes_once(
         "/admin/privacy/retention/runs", data={"dry_run": "1", "key": "d1"}, headers=SAME_ORIGIN
     )
     assert dry.status_code == 303
-    shown = ui.get(dry.headers["location"])
+    job = ui.get(dry.headers["location"])  # the run is a background job; its page links to it
+    found = re.search(r'href="(/admin/privacy/retention/runs/ret_[0-9a-f]+)"', job.text)
+    assert found is not None, job.text
+    shown = ui.get(found.group(1))
     assert shown.status_code == 200 and "Nothing was deleted:" in shown.text
     row = '<td>withdrawn_consent</td><td>done</td><td>delete</td><td class="num">2</td>'
     assert row in shown.text
@@ -238,17 +242,18 @@ def test_export_downloads_are_audited_and_bad_dates_keep_the_form(
     _answer(db, clock, ada, "marketing", True)
     sign_in(ui, "privacy-officer")
     assert "Download the ledger" in ui.get("/admin/privacy/exports").text
-    bad = ui.get("/admin/privacy/exports?ledger=1&from=2026-02-01&to=2026-01-01")
+    start = "/admin/privacy/exports/ledger-jobs"
+    bad = ui.post(start, data={"from": "2026-02-01", "to": "2026-01-01"}, headers=SAME_ORIGIN)
     assert bad.status_code == 422 and "the last day is before the first" in bad.text
     assert 'value="2026-02-01"' in bad.text
-    typo = ui.get("/admin/privacy/exports?ledger=1&from=yesterday&to=2026-01-01")
+    typo = ui.post(start, data={"from": "yesterday", "to": "2026-01-01"}, headers=SAME_ORIGIN)
     assert typo.status_code == 422 and "a date like" in typo.text
     assert _downloads(db) == []
 
     day = clock.now().date().isoformat()
-    chosen = ui.get(f"/admin/privacy/exports?ledger=1&from={day}&to={day}")
-    assert chosen.status_code == 303
-    ledger = ui.get(chosen.headers["location"])
+    chosen = ui.post(start, data={"from": day, "to": day}, headers=SAME_ORIGIN)
+    assert chosen.status_code == 303  # a background job; its page links to the file
+    ledger = ui.get(chosen.headers["location"] + "/file")
     assert ledger.status_code == 200 and ledger.headers["content-type"].startswith("text/csv")
     assert ledger.text.startswith("transaction_id,")
     records = ui.get("/admin/privacy/exports/consent-records.csv")
@@ -260,7 +265,7 @@ def test_export_downloads_are_audited_and_bad_dates_keep_the_form(
     pages = [e["detail"]["page"] for e in _downloads(db)]
     assert sorted(pages) == [
         "privacy_export_consent",
-        "privacy_export_ledger",
+        "privacy_export_job_file",
         "privacy_export_processing",
     ]
     officer = f"staff:{staff_users['privacy_officer'].id}"

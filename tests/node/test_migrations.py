@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 import node.store.audit_models  # noqa: F401
 import node.store.consent_models  # noqa: F401
 import node.store.federation_models  # noqa: F401
+import node.store.job_models  # noqa: F401
 import node.store.membership_models  # noqa: F401
 import node.store.models  # noqa: F401
 import node.store.notice_models  # noqa: F401
