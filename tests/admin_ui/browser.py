@@ -14,8 +14,10 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +65,6 @@ class LiveNode:
 
 
 def _seed(node: LiveNode) -> None:
-    import uuid
-
     import httpx
 
     auth = {"Authorization": f"Bearer {node.api_key}"}
@@ -104,8 +104,6 @@ def live_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNode]:
     node_secrets = NodeSecrets.generate()
     db = Database(settings.resolved_database_url)
     upgrade(db.engine)
-    from datetime import UTC, datetime
-
     now = datetime.now(UTC)
     for role, password in PASSWORDS.items():
         staff.create_user(
@@ -160,6 +158,28 @@ def page(chromium: Any, live_node: LiveNode) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+def sign_in_as_new(page: Any, live_node: LiveNode, role: str, label: str) -> str:
+    """Create a staff user of ``role`` of its own (the shared ones get throttled on
+    purpose by test_browser.py) and sign in as it; returns the username."""
+    username, password = f"{label}-{uuid.uuid4().hex[:8]}", f"{label} password 1"
+    staff.create_user(
+        live_node.db,
+        node_secrets=NodeSecrets.generate(),  # used only for a second factor
+        username=username,
+        display_name=label.replace("-", " ").title(),
+        role=role,
+        password=password,
+        totp=False,
+        now=datetime.now(UTC),
+    )
+    page.goto("/admin/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin/")
+    return username
 
 
 def sign_in(page: Any, role: str, password: str | None = None) -> None:

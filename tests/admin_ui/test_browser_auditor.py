@@ -8,16 +8,12 @@ aside) and pass the accessibility check.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from admin_ui.permissions import PERMISSIONS
-from node.secrets import NodeSecrets
-from node.services import staff
-from tests.admin_ui.browser import LiveNode, axe_violations
+from tests.admin_ui.browser import LiveNode, axe_violations, sign_in_as_new
 
 pytestmark = pytest.mark.browser
 
@@ -26,23 +22,7 @@ def test_an_auditor_opens_every_page_of_its_menu_and_submits_nothing(
     page: Any, live_node: LiveNode
 ) -> None:
     assert all(action.endswith(".view") for action in PERMISSIONS["auditor"])
-    # Its own auditor: test_browser.py throttles the shared "auditor" on purpose.
-    username = f"walking-auditor-{uuid.uuid4().hex[:8]}"
-    staff.create_user(
-        live_node.db,
-        node_secrets=NodeSecrets.generate(),  # used only for a second factor
-        username=username,
-        display_name="Walking Auditor",
-        role="auditor",
-        password="walking auditor password",
-        totp=False,
-        now=datetime.now(UTC),
-    )
-    page.goto("/admin/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("walking auditor password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in_as_new(page, live_node, "auditor", "walking-auditor")
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
 

@@ -9,16 +9,13 @@ import json
 import os
 import uuid
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from node.secrets import NodeSecrets
-from node.services import staff
-from tests.admin_ui.browser import LiveNode, axe_violations, sign_in
+from tests.admin_ui.browser import LiveNode, axe_violations, sign_in, sign_in_as_new
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -91,23 +88,7 @@ def test_an_auditor_opens_every_privacy_page_and_submits_nothing(
     request_id = _file_request(live_node, type="erasure")
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    # Its own auditor: test_browser.py throttles the shared "auditor" on purpose.
-    username = f"privacy-auditor-{uuid.uuid4().hex[:8]}"
-    staff.create_user(
-        live_node.db,
-        node_secrets=NodeSecrets.generate(),  # used only for a second factor
-        username=username,
-        display_name="Privacy Auditor",
-        role="auditor",
-        password="privacy auditor password",
-        totp=False,
-        now=datetime.now(UTC),
-    )
-    page.goto("/admin/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("privacy auditor password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/")
+    sign_in_as_new(page, live_node, "auditor", "privacy-auditor")
     posts.clear()  # the sign-in itself
     nav = page.get_by_role("navigation", name="Main")
     for label, path in (
