@@ -53,11 +53,16 @@ class LookupRequest(StrictBody):
 
 
 Category = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+#: The shop's own product code (SKU): a code, never personal data.
+ProductCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class PurchaseLineIn(StrictBody):
     category: Category | None = Field(default=None, description="Product category, e.g. coffee.")
     amount: PositiveAmount
+    product: ProductCode | None = Field(
+        default=None, description="The shop's product code (SKU), e.g. BEANS-ETH-250."
+    )
 
 
 class PurchaseRequest(StrictBody):
@@ -68,8 +73,8 @@ class PurchaseRequest(StrictBody):
     order_ref: Reference | None = Field(default=None, description="The till's own order id.")
     lines: Annotated[list[PurchaseLineIn], Field(min_length=1, max_length=200)] | None = Field(
         default=None,
-        description="The amount per product category, for category multipliers and campaigns;"
-        " must add up to amount.",
+        description="The amount per product category (and product), for category multipliers,"
+        " campaigns and offer rules; must add up to amount.",
     )
     occurred_at: AwareDatetime | None = Field(
         default=None,
