@@ -23,9 +23,10 @@ product code (a SKU: the shop's code, never personal data), so rules go by
 category or by product.
 
 Evaluating a behavioural rule (``category_count``, ``product_count``,
-``spend_above``, ``lapsed``) analyses what the member buys: it is profiling, and needs the
-``profiling`` consent as well as ``personalised_offers``. ``tier`` and
-``birthday_month`` do not profile unless ``profiles = true`` says so.
+``spend_above``, ``lapsed``) analyses what the member buys: it is profiling,
+and needs the ``profiling`` consent as well as ``personalised_offers``.
+``tier`` and ``birthday_month`` do not profile unless ``profiles = true``
+says so.
 
 The service (node.services.offers) gathers the facts a rule needs with
 indexed queries over the member's own rows; this module decides whether the
@@ -49,7 +50,7 @@ PURCHASE_KINDS = ("category_count", "product_count", "spend_above")
 SCHEDULED_KINDS = ("lapsed", "tier", "birthday_month")
 #: Conditions that analyse behaviour: profiling unless the rule says otherwise.
 PROFILING_KINDS = ("category_count", "product_count", "spend_above", "lapsed")
-#: A product code as the till sends it (node.routes.schemas.ProductCode).
+#: The shop's own product code (SKU) on a purchase line: a code, never personal data.
 ProductCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 

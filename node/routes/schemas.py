@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from node.program.offers import ProductCode
 from node.services.personal_data import PersonalData
 
 MAX_AMOUNT = 10**12
@@ -53,8 +54,6 @@ class LookupRequest(StrictBody):
 
 
 Category = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
-#: The shop's own product code (SKU): a code, never personal data.
-ProductCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class PurchaseLineIn(StrictBody):

@@ -13,9 +13,9 @@
 - **When.** After each purchase, in its transaction, for the rules a purchase
   can change (``category_count``, ``product_count``, ``spend_above``); by the
   program job for the rules time changes (``lapsed``, ``tier``,
-  ``birthday_month``). A rule
-  issues at most ``limit`` offers per member per ``limit_period`` (a unique
-  key on the slot), and none while one of it is still pending.
+  ``birthday_month``). A rule issues at most ``limit`` offers per member per
+  ``limit_period`` (a unique key on the slot), and none while one of it is
+  still pending.
 - **Why.** ``facts`` keeps the rule as it was and the figures it used; the
   APIs render them as a sentence (node.program.offers.explain).
 - **Use.** The till marks an offer used (Idempotency-Key): bonus points are
