@@ -1,7 +1,7 @@
 """Purchase lines carry the shop's product code, for product offer rules.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-25 12:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
