@@ -46,6 +46,8 @@ from node.program.membership import member_percent
 class Line:
     amount: int
     category: str | None = None
+    #: The shop's product code (SKU), for product offer rules; never personal data.
+    product: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ free on use. Each rule has one condition:
 ==================  ===========================================================
 ``category_count``  purchases with a line in ``category``, ``times`` or more,
                     in the last ``within_days`` days
+``product_count``   purchases with a line of ``product`` (the shop's product
+                    code), ``times`` or more, in the last ``within_days`` days
 ``spend_above``     spend (net of refunds, minor units) above ``amount`` in the
                     last ``within_days`` days
 ``lapsed``          no purchase for ``days`` days (after at least one)
@@ -16,13 +18,15 @@ free on use. Each rule has one condition:
 ``birthday_month``  it is the member's birth month (UTC)
 ==================  ===========================================================
 
-Purchase lines carry a category and an amount, not a product, so rules go by
-category (no ``product_count``).
+Purchase lines carry a category, an amount and, when the till sends it, a
+product code (a SKU: the shop's code, never personal data), so rules go by
+category or by product.
 
-Evaluating a behavioural rule (``category_count``, ``spend_above``,
-``lapsed``) analyses what the member buys: it is profiling, and needs the
-``profiling`` consent as well as ``personalised_offers``. ``tier`` and
-``birthday_month`` do not profile unless ``profiles = true`` says so.
+Evaluating a behavioural rule (``category_count``, ``product_count``,
+``spend_above``, ``lapsed``) analyses what the member buys: it is profiling,
+and needs the ``profiling`` consent as well as ``personalised_offers``.
+``tier`` and ``birthday_month`` do not profile unless ``profiles = true``
+says so.
 
 The service (node.services.offers) gathers the facts a rule needs with
 indexed queries over the member's own rows; this module decides whether the
@@ -41,16 +45,25 @@ from node.program.membership import PlanCode, PlanName, ProgramPart
 WindowDays = Annotated[int, Field(strict=True, ge=1, le=3660)]
 LimitPeriod = Literal["day", "week", "month", "year", "ever"]
 #: Conditions that change with a purchase (evaluated after each one).
-PURCHASE_KINDS = ("category_count", "spend_above")
+PURCHASE_KINDS = ("category_count", "product_count", "spend_above")
 #: Conditions that change with time (evaluated by the program job).
 SCHEDULED_KINDS = ("lapsed", "tier", "birthday_month")
 #: Conditions that analyse behaviour: profiling unless the rule says otherwise.
-PROFILING_KINDS = ("category_count", "spend_above", "lapsed")
+PROFILING_KINDS = ("category_count", "product_count", "spend_above", "lapsed")
+#: The shop's own product code (SKU) on a purchase line: a code, never personal data.
+ProductCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
 class CategoryCount(ProgramPart):
     kind: Literal["category_count"]
     category: PlanCode
+    times: Annotated[int, Field(strict=True, gt=0, le=10_000)]
+    within_days: WindowDays
+
+
+class ProductCount(ProgramPart):
+    kind: Literal["product_count"]
+    product: ProductCode
     times: Annotated[int, Field(strict=True, gt=0, le=10_000)]
     within_days: WindowDays
 
@@ -78,7 +91,7 @@ class BirthdayMonth(ProgramPart):
 
 
 Condition = Annotated[
-    CategoryCount | SpendAbove | Lapsed | TierHeld | BirthdayMonth,
+    CategoryCount | ProductCount | SpendAbove | Lapsed | TierHeld | BirthdayMonth,
     Field(discriminator="kind"),
 ]
 
@@ -132,7 +145,7 @@ class OfferRule(ProgramPart):
 
 def fires(condition: Condition, facts: dict[str, Any]) -> bool:
     """Whether the facts gathered for ``condition`` meet it."""
-    if isinstance(condition, CategoryCount):
+    if isinstance(condition, CategoryCount | ProductCount):
         return int(facts["count"]) >= condition.times
     if isinstance(condition, SpendAbove):
         return int(facts["spend"]) > condition.amount
@@ -174,9 +187,10 @@ def explain(
 ) -> str:
     """Why the member got the offer, in plain words, from the stored facts."""
     condition = rule.condition
-    if isinstance(condition, CategoryCount):
+    if isinstance(condition, CategoryCount | ProductCount):
+        what = condition.category if isinstance(condition, CategoryCount) else condition.product
         why = (
-            f"You bought {condition.category} {_times(int(facts['count']))} "
+            f"You bought {what} {_times(int(facts['count']))} "
             f"in the last {condition.within_days} days"
         )
     elif isinstance(condition, SpendAbove):

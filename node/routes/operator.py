@@ -74,7 +74,9 @@ async def record_purchase(call: Call) -> Response:
         idempotency_key=call.idempotency_key(),
         now=node.clock.now(),
         actor=call.principal,
-        lines=[Line(line.amount, line.category) for line in body.lines] if body.lines else None,
+        lines=[Line(line.amount, line.category, line.product) for line in body.lines]
+        if body.lines
+        else None,
         occurred_at=body.occurred_at,
     )
     answer = await run_idempotent_async(node.db, unit)

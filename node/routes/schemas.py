@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from node.program.offers import ProductCode
 from node.services.personal_data import PersonalData
 
 MAX_AMOUNT = 10**12
@@ -58,6 +59,9 @@ Category = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 class PurchaseLineIn(StrictBody):
     category: Category | None = Field(default=None, description="Product category, e.g. coffee.")
     amount: PositiveAmount
+    product: ProductCode | None = Field(
+        default=None, description="The shop's product code (SKU), e.g. BEANS-ETH-250."
+    )
 
 
 class PurchaseRequest(StrictBody):
@@ -68,8 +72,8 @@ class PurchaseRequest(StrictBody):
     order_ref: Reference | None = Field(default=None, description="The till's own order id.")
     lines: Annotated[list[PurchaseLineIn], Field(min_length=1, max_length=200)] | None = Field(
         default=None,
-        description="The amount per product category, for category multipliers and campaigns;"
-        " must add up to amount.",
+        description="The amount per product category (and product), for category multipliers,"
+        " campaigns and offer rules; must add up to amount.",
     )
     occurred_at: AwareDatetime | None = Field(
         default=None,

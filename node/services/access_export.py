@@ -137,6 +137,7 @@ EXPORT_SECTIONS: list[ExportSection] = [
     ExportSection("ledger", _plain(rows_store.ledger_entries)),
     ExportSection("point_lots", _plain(rows_store.point_lots)),
     ExportSection("purchases", _plain(rows_store.purchases)),
+    ExportSection("purchase_lines", _plain(rows_store.purchase_lines)),
     ExportSection("vouchers", _plain(rows_store.vouchers)),
     ExportSection("links", _plain(rows_store.links)),
     ExportSection("partners_that_received_anything", partner_rows),

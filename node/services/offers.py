@@ -11,10 +11,11 @@
   pending offers in the withdrawal's transaction. Used offers stay; they
   point at the ledger.
 - **When.** After each purchase, in its transaction, for the rules a purchase
-  can change (``category_count``, ``spend_above``); by the program job for
-  the rules time changes (``lapsed``, ``tier``, ``birthday_month``). A rule
-  issues at most ``limit`` offers per member per ``limit_period`` (a unique
-  key on the slot), and none while one of it is still pending.
+  can change (``category_count``, ``product_count``, ``spend_above``); by the
+  program job for the rules time changes (``lapsed``, ``tier``,
+  ``birthday_month``). A rule issues at most ``limit`` offers per member per
+  ``limit_period`` (a unique key on the slot), and none while one of it is
+  still pending.
 - **Why.** ``facts`` keeps the rule as it was and the figures it used; the
   APIs render them as a sentence (node.program.offers.explain).
 - **Use.** The till marks an offer used (Idempotency-Key): bonus points are
@@ -44,6 +45,7 @@ from node.program.offers import (
     CategoryCount,
     Lapsed,
     OfferRule,
+    ProductCount,
     SpendAbove,
     TierHeld,
     explain,
@@ -80,6 +82,12 @@ def rule_facts_txn(
         since = now - timedelta(days=condition.within_days)
         count = store.category_purchases(
             session=session, customer_id=customer_id, category=condition.category, since=since
+        )
+        return {"count": count}
+    if isinstance(condition, ProductCount):
+        since = now - timedelta(days=condition.within_days)
+        count = store.product_purchases(
+            session=session, customer_id=customer_id, product=condition.product, since=since
         )
         return {"count": count}
     if isinstance(condition, SpendAbove):

@@ -129,7 +129,13 @@ def purchase_unit(
         "order_ref": order_ref,
     }
     if lines is not None:
-        request["lines"] = [[line.category, line.amount] for line in lines]
+        # A line's product joins its entry only when given: older digests stay as they were.
+        request["lines"] = [
+            [line.category, line.amount, line.product]
+            if line.product is not None
+            else [line.category, line.amount]
+            for line in lines
+        ]
     if occurred_at is not None:
         request["occurred_at"] = isoformat(occurred_at)
     basket = list(lines) if lines is not None else [Line(amount)]
@@ -183,7 +189,7 @@ def purchase_unit(
             purchase_store.insert_lines(
                 session=session,
                 purchase_id=purchase_id,
-                lines=[(line.category or "", line.amount) for line in lines],
+                lines=[(line.category or "", line.amount, line.product) for line in lines],
             )
         if earning.cashback:
             store_credit.give_cashback_txn(

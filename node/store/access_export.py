@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from node.store.federation_models import FederatedOperation, PartnerLink
 from node.store.models import Account, Customer, LedgerEntry, LedgerTransaction, PointLot, Purchase
-from node.store.program_models import CustomerTier, Voucher
+from node.store.program_models import CustomerTier, PurchaseLine, Voucher
 
 account_t = Account.__table__  # type: ignore[attr-defined]
 customer_t = Customer.__table__  # type: ignore[attr-defined]
@@ -17,6 +17,7 @@ entry_t = LedgerEntry.__table__  # type: ignore[attr-defined]
 txn_t = LedgerTransaction.__table__  # type: ignore[attr-defined]
 lot_t = PointLot.__table__  # type: ignore[attr-defined]
 purchase_t = Purchase.__table__  # type: ignore[attr-defined]
+line_t = PurchaseLine.__table__  # type: ignore[attr-defined]
 tier_t = CustomerTier.__table__  # type: ignore[attr-defined]
 voucher_t = Voucher.__table__  # type: ignore[attr-defined]
 link_t = PartnerLink.__table__  # type: ignore[attr-defined]
@@ -82,6 +83,7 @@ def purchases(*, session: Session, customer_id: str) -> list[dict[str, Any]]:
     c = purchase_t.c
     query = (
         select(
+            txn_t.c.public_id.label("transaction_id"),
             c.order_ref,
             c.amount,
             c.currency,
@@ -91,8 +93,29 @@ def purchases(*, session: Session, customer_id: str) -> list[dict[str, Any]]:
             c.reversed_points,
             c.occurred_at,
         )
+        .join(txn_t, txn_t.c.id == c.transaction_id)
         .where(c.customer_id == customer_id)
         .order_by(c.id)
+    )
+    return _rows(session, query)
+
+
+def purchase_lines(*, session: Session, customer_id: str) -> list[dict[str, Any]]:
+    """The lines the till sent with the member's purchases: category, product, amount."""
+    c = purchase_t.c
+    query = (
+        select(
+            txn_t.c.public_id.label("transaction_id"),
+            c.order_ref,
+            c.occurred_at,
+            line_t.c.category,
+            line_t.c.product,
+            line_t.c.amount,
+        )
+        .join(purchase_t, c.id == line_t.c.purchase_id)
+        .join(txn_t, txn_t.c.id == c.transaction_id)
+        .where(c.customer_id == customer_id)
+        .order_by(c.id, line_t.c.id)
     )
     return _rows(session, query)
 

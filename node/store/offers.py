@@ -2,7 +2,8 @@
 
 Every fact query reads one member's own rows on an index
 (``ix_purchase_customer_time``, ``purchase_line.purchase_id``,
-``ix_customer_offer_customer``), so evaluating after a purchase stays cheap.
+``ix_purchase_line_purchase_product``, ``ix_customer_offer_customer``), so
+evaluating after a purchase stays cheap.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ def category_purchases(
         "SELECT COUNT(DISTINCT p.id) FROM purchase p JOIN purchase_line l ON l.purchase_id = p.id"
         " WHERE p.customer_id = ? AND p.occurred_at >= ? AND l.category = ?",
         (customer_id, sql.time(since), category),
+    )
+    return int(row[0]) if row else 0
+
+
+def product_purchases(*, session: Session, customer_id: str, product: str, since: datetime) -> int:
+    """How many of the member's purchases since ``since`` had a line of ``product``.
+
+    The member's purchases come off ``ix_purchase_customer_time``; each is probed
+    on ``ix_purchase_line_purchase_product``: no other member's rows are read.
+    """
+    sql = raw(session)
+    row = sql.one(
+        "SELECT COUNT(*) FROM purchase p WHERE p.customer_id = ? AND p.occurred_at >= ?"
+        " AND EXISTS (SELECT 1 FROM purchase_line l WHERE l.purchase_id = p.id"
+        " AND l.product = ?)",
+        (customer_id, sql.time(since), product),
     )
     return int(row[0]) if row else 0
 

@@ -74,9 +74,11 @@ class TierChange(SQLModel, table=True):
 
 
 class PurchaseLine(SQLModel, table=True):
-    """A purchase's amount per product category, when the till sends lines."""
+    """A purchase's amount per product category (and product), when the till sends lines."""
 
     __tablename__ = "purchase_line"
+    #: Serves the product offer rule: a member's purchases probe (purchase, product).
+    __table_args__ = (Index("ix_purchase_line_purchase_product", "purchase_id", "product"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
     purchase_id: int = Field(
@@ -84,6 +86,8 @@ class PurchaseLine(SQLModel, table=True):
     )
     category: str = Field(sa_column=Column(String(40), nullable=False))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    #: The shop's product code (SKU) when the till sends one: a code, not personal data.
+    product: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class Refund(SQLModel, table=True):

@@ -47,14 +47,17 @@ def insert_purchase(
     return int(row[0])
 
 
-def insert_lines(*, session: Session, purchase_id: int, lines: list[tuple[str, int]]) -> None:
-    """(category, amount) lines of a purchase."""
-    values = ", ".join(["(?, ?, ?)"] * len(lines))
+def insert_lines(
+    *, session: Session, purchase_id: int, lines: list[tuple[str, int, str | None]]
+) -> None:
+    """(category, amount, product) lines of a purchase, in one statement."""
+    values = ", ".join(["(?, ?, ?, ?)"] * len(lines))
     params: tuple[object, ...] = ()
-    for category, amount in lines:
-        params += (purchase_id, category, amount)
+    for category, amount, product in lines:
+        params += (purchase_id, category, amount, product)
     raw(session).execute(
-        f"INSERT INTO purchase_line (purchase_id, category, amount) VALUES {values}", params
+        f"INSERT INTO purchase_line (purchase_id, category, amount, product) VALUES {values}",
+        params,
     )
 
 

@@ -81,3 +81,41 @@ def test_a_member_cannot_download_another_members_export(operator: Operator) -> 
     assert bob.get(f"{MINE}/{request_id}/export").status_code == 404
     staff = operator.get(f"{STAFF}/{request_id}/export")
     assert staff.status_code == 200 and staff.content[:2] == b"PK"
+
+
+def test_the_export_lists_each_purchase_line_with_its_product(operator: Operator) -> None:
+    ann = operator.enrol(name="Ann")
+    lines = [
+        {"category": "beans", "product": "BEANS-ETH-250", "amount": 9000},
+        {"category": "pastry", "amount": 3000},
+    ]
+    earned = operator.post(
+        f"/api/v1/customers/{ann}/purchases",
+        {"amount": 12000, "order_ref": "o-7", "lines": lines},
+    )
+    assert earned.status_code == 201, earned.text
+    bob = operator.enrol(name="Bob")
+    operator.post(
+        f"/api/v1/customers/{bob}/purchases",
+        {"amount": 500, "lines": [{"product": "BOB-ONLY", "amount": 500}]},
+    )
+    member = Member(operator, ann)
+    request_id = member.post(MINE, {"type": "portability"}).json()["id"]
+    approve(operator, request_id)
+    archive = zipfile.ZipFile(io.BytesIO(member.get(f"{MINE}/{request_id}/export").content))
+    sections = json.loads(archive.read("export.json"))["sections"]
+    transaction = earned.json()["transaction"]["id"]
+    assert [row["transaction_id"] for row in sections["purchases"]] == [transaction]
+    assert [
+        (r["transaction_id"], r["order_ref"], r["category"], r["product"], r["amount"])
+        for r in sections["purchase_lines"]
+    ] == [
+        (transaction, "o-7", "beans", "BEANS-ETH-250", 9000),
+        (transaction, "o-7", "pastry", None, 3000),
+    ]
+    rows = list(csv.DictReader(io.StringIO(archive.read("purchase_lines.csv").decode())))
+    assert [(row["product"], row["amount"]) for row in rows] == [
+        ("BEANS-ETH-250", "9000"),
+        ("", "3000"),
+    ]
+    assert b"BOB-ONLY" not in archive.read("export.json")

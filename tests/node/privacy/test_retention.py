@@ -52,7 +52,8 @@ def add_details(db: Database, customer_id: str, now: datetime) -> None:
         ).scalar_one()
         session.execute(
             text(
-                "INSERT INTO purchase_line (purchase_id, category, amount) VALUES (:p, 'books', 1)"
+                "INSERT INTO purchase_line (purchase_id, category, amount, product)"
+                " VALUES (:p, 'books', 1, 'BOOK-1')"
             ),
             {"p": purchase},
         )

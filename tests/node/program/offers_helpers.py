@@ -62,3 +62,17 @@ def withdraw(till: Till, customer: str, purpose: str) -> None:
 def stored_offers(db: Database, customer: str | None = None) -> int:
     with db.read() as session:
         return offer_store.count_offers(session=session, customer_id=customer)
+
+
+PRODUCT_OFFERS_BLOCK = re.compile(
+    r"<!-- product-offers\.toml: begin -->\s*```toml\n(?P<toml>.*?)```"
+    r"\s*<!-- product-offers\.toml: end -->",
+    re.DOTALL,
+)
+
+
+def product_offers_program() -> Program:
+    """The café program with only the product rule of Example O4 in ``[[offers]]``."""
+    found = PRODUCT_OFFERS_BLOCK.search(DOC.read_text())
+    assert found, "docs/program.md lost its product-offers.toml markers"
+    return load_program_file(doc_program_text() + "\n" + found.group("toml"))
