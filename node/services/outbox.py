@@ -162,7 +162,11 @@ async def deliver_outbox(
     def claim(session: Session) -> list[store.OutboxRow]:
         store.mark_unresolved(session=session, node_id=fed.node_id, now=now)
         rows = store.claim_due(session=session, now=now, lease_until=now + LEASE, limit=limit)
-        return batch_transfers_txn(session=session, fed=fed, rows=rows, now=now)
+        sending = batch_transfers_txn(session=session, fed=fed, rows=rows, now=now)
+        # Marked before any is sent: one that reaches the partner while this
+        # process dies must never be folded into a batch or cancelled later.
+        store.mark_handed_out(session=session, ids=[row.id for row in sending], now=now)
+        return sending
 
     rows = await db.write_async(claim)
     if not rows:
@@ -223,7 +227,10 @@ def batch_transfers_txn(
 ) -> list[store.OutboxRow]:
     """Fold never-sent transfer requests to one partner into ``transfer.batch`` messages.
 
-    A request that was never sent may be replaced (nobody has seen it): up to
+    A request that was never sent may be replaced (nobody has seen it: never
+    attempted and never handed to a worker, which a worker marks before it
+    sends, since a process can die after the partner got a request and before
+    its answer was recorded): up to
     100 of them to the same partner under the same manifest version become the
     items of one batch, each keeping its message id as its item id, so its
     operation's ref becomes ``<node>:<batch id>:<item>``. One signature, one
@@ -234,7 +241,7 @@ def batch_transfers_txn(
     kept: list[store.OutboxRow] = []
     issued = unix(now)
     for row in rows:
-        if row.message_type == "transfer.request" and row.attempts == 0:
+        if row.message_type == "transfer.request" and row.attempts == 0 and not row.handed_out:
             request = request_of(row.token)
             assert isinstance(request, TransferRequest)
             if unix(row.expires_at) > issued + 60:

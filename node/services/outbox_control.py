@@ -57,6 +57,7 @@ def cancellable(message: store.QueuedMessage, *, now: datetime) -> bool:
         message.status == "pending"
         and message.message_type in CANCELLABLE
         and message.attempts == 0
+        and not message.handed_out
         and message.next_attempt_at <= now
     )
 

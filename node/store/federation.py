@@ -240,6 +240,8 @@ class OutboxRow:
     token: str
     attempts: int
     expires_at: datetime
+    #: A worker took it to send before: it may have reached the partner.
+    handed_out: bool = False
 
 
 def insert_outbox(
@@ -276,14 +278,21 @@ def claim_due(
     sql = raw(session)
     lock = "" if sql.is_sqlite else " FOR UPDATE SKIP LOCKED"
     rows = sql.all(
-        "SELECT id, message_id, destination, message_type, token, attempts, expires_at"
-        " FROM outbox_message WHERE status = 'pending' AND next_attempt_at <= ?"
+        "SELECT id, message_id, destination, message_type, token, attempts, expires_at,"
+        " handed_out_at FROM outbox_message WHERE status = 'pending' AND next_attempt_at <= ?"
         f" ORDER BY next_attempt_at, id LIMIT ?{lock}",
         (sql.time(now), limit),
     )
     claimed = [
         OutboxRow(
-            int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), sql.parse_time(r[6])
+            int(r[0]),
+            str(r[1]),
+            str(r[2]),
+            str(r[3]),
+            str(r[4]),
+            int(r[5]),
+            sql.parse_time(r[6]),
+            r[7] is not None,
         )
         for r in rows
     ]
@@ -294,6 +303,20 @@ def claim_due(
             (sql.time(lease_until), *(row.id for row in claimed)),
         )
     return claimed
+
+
+def mark_handed_out(*, session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Rows a worker is about to send, marked in the claiming transaction (before the
+    send): from now on they may have reached the partner."""
+    if not ids:
+        return
+    sql = raw(session)
+    marks = ", ".join("?" * len(ids))
+    sql.execute(
+        f"UPDATE outbox_message SET handed_out_at = ? WHERE id IN ({marks})"
+        " AND handed_out_at IS NULL",
+        (sql.time(now), *ids),
+    )
 
 
 def lease(*, session: Session, message_id: str, until: datetime) -> None:
@@ -309,7 +332,7 @@ def mark_batched(*, session: Session, message_ids: Sequence[str], batch_id: str)
     marks = ", ".join("?" * len(message_ids))
     raw(session).execute(
         f"UPDATE outbox_message SET status = 'batched', last_error = ? WHERE message_id IN"
-        f" ({marks}) AND status = 'pending' AND attempts = 0",
+        f" ({marks}) AND status = 'pending' AND attempts = 0 AND handed_out_at IS NULL",
         (f"sent in batch {batch_id}", *message_ids),
     )
 
@@ -317,8 +340,8 @@ def mark_batched(*, session: Session, message_ids: Sequence[str], batch_id: str)
 def outbox_row(*, session: Session, message_id: str) -> OutboxRow | None:
     sql = raw(session)
     row = sql.one(
-        "SELECT id, message_id, destination, message_type, token, attempts, expires_at"
-        " FROM outbox_message WHERE message_id = ?",
+        "SELECT id, message_id, destination, message_type, token, attempts, expires_at,"
+        " handed_out_at FROM outbox_message WHERE message_id = ?",
         (message_id,),
     )
     if row is None:
@@ -331,6 +354,7 @@ def outbox_row(*, session: Session, message_id: str) -> OutboxRow | None:
         str(row[4]),
         int(row[5]),
         sql.parse_time(row[6]),
+        row[7] is not None,
     )
 
 

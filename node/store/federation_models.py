@@ -122,6 +122,11 @@ class OutboxMessage(SQLModel, table=True):
     #: The request's exp: past it, the sender marks its operation in doubt.
     expires_at: datetime = Field(sa_column=_time())
     answered_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
+    #: When a delivery worker first took it to send (migration 0016). Set, the
+    #: message may have reached the partner even without a recorded answer (the
+    #: process died mid-exchange): it is redelivered as it was, never folded
+    #: into a batch or cancelled.
+    handed_out_at: datetime | None = Field(default=None, sa_column=_time(nullable=True))
     outcome: str | None = Field(default=None, sa_column=Column(String(20)))
     reason: str | None = Field(default=None, sa_column=Column(String(40)))
 

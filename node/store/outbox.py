@@ -26,11 +26,13 @@ class QueuedMessage:
     created_at: datetime
     expires_at: datetime
     token: str
+    #: A worker took it to send before: it may have reached the partner.
+    handed_out: bool = False
 
 
 _COLUMNS = (
     "message_id, destination, message_type, status, attempts, next_attempt_at, last_error,"
-    " created_at, expires_at, token"
+    " created_at, expires_at, token, handed_out_at"
 )
 
 
@@ -47,6 +49,7 @@ def _queued(session: Session, row: tuple[object, ...]) -> QueuedMessage:
         sql.parse_time(row[7]),
         sql.parse_time(row[8]),
         str(row[9]),
+        row[10] is not None,
     )
 
 
@@ -80,13 +83,15 @@ def make_due(*, session: Session, message_id: str, now: datetime) -> bool:
 
 def cancel_unsent(*, session: Session, message_id: str, now: datetime) -> bool:
     """Mark a message cancelled if it was never sent and no worker holds it now
-    (never attempted, and not leased: its next attempt is due). One conditional
+    (never attempted, never handed to a worker, and not leased: its next attempt
+    is due). One conditional
     UPDATE, so a worker claiming it at the same moment either wins or finds it
     cancelled."""
     sql = raw(session)
     row = sql.one(
         "UPDATE outbox_message SET status = 'cancelled', last_error = 'cancelled by the operator'"
-        " WHERE message_id = ? AND status = 'pending' AND attempts = 0 AND next_attempt_at <= ?"
+        " WHERE message_id = ? AND status = 'pending' AND attempts = 0"
+        " AND handed_out_at IS NULL AND next_attempt_at <= ?"
         " RETURNING id",
         (message_id, sql.time(now)),
     )

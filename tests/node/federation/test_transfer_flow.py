@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 
+import httpx
+import pytest
+from sqlalchemy import text
+
+from node.errors import Conflict
+from node.services import outbox_control
+from node.services.federation_handlers import ANSWER_HANDLERS
+from node.services.outbox import deliver_outbox
 from node.services.verification import verify_ledger
 from tests.node.federation.conftest import Consortium
 
@@ -147,3 +157,72 @@ def test_a_full_batch_of_one_hundred_transfers_fits_the_inbox(consortium: Consor
     report = consortium.deliver("cafe")
     assert (report.attempted, report.answered) == (1, 1)
     assert bookshop.balance(ann_books) == 500
+
+
+class _Crash(BaseException):
+    """The sending process dies (SIGKILL): nothing after the send runs."""
+
+
+class _CrashAfterDelivery(httpx.AsyncBaseTransport):
+    """Delivers the first request to the partner, then the sender 'dies' before the answer."""
+
+    def __init__(self, router: httpx.AsyncBaseTransport) -> None:
+        self.router = router
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.router.handle_async_request(request)
+        raise _Crash
+
+
+def test_a_request_sent_before_a_crash_is_never_folded_into_a_batch(
+    consortium: Consortium,
+) -> None:
+    """Found by the SIGKILL fault run: a request the partner had credited, its answer
+    lost in a crash, was folded with a later one into a batch and credited twice."""
+    cafe, bookshop = consortium["cafe"], consortium["bookshop"]
+    ann_cafe, ann_books = cafe.enrol(), bookshop.enrol()
+    cafe.earn(ann_cafe, 100_000)
+    consortium.link("cafe", ann_cafe, "bookshop", ann_books)
+
+    def transfer(key: str) -> None:
+        moved = cafe.client.post(
+            "/api/v1/me/transfers",
+            json={"partner": "bookshop", "points": 120},
+            headers={**cafe.token(ann_cafe), "Idempotency-Key": key},
+        )
+        assert moved.status_code == 202, moved.text
+
+    transfer("before-crash")
+
+    async def crash() -> None:
+        async with httpx.AsyncClient(transport=_CrashAfterDelivery(consortium.router)) as client:
+            await deliver_outbox(
+                cafe.db,
+                cafe.federation,
+                client=client,
+                clock=consortium.clock,
+                answer_handlers=ANSWER_HANDLERS,
+            )
+
+    with pytest.raises(_Crash):
+        asyncio.run(crash())
+    assert bookshop.balance(ann_books) == 50  # the partner credited it; the café never heard
+    consortium.clock.advance(timedelta(minutes=10))  # the crashed worker's lease runs out
+    # Nor may the operator cancel it now (a refund would create the points twice).
+    [waiting] = outbox_control.unanswered_messages(cafe.db, now=consortium.clock.now())
+    assert (waiting["attempts"], waiting["cancellable"]) == (0, False)
+    with pytest.raises(Conflict):
+        outbox_control.cancel_transfer(
+            cafe.db, cafe.federation, message_id=waiting["message_id"], now=consortium.clock.now()
+        )
+    transfer("after-crash")
+    consortium.settle()
+    assert bookshop.balance(ann_books) == 100  # 2 x 50, not 3 x 50
+    assert cafe.balance(ann_cafe) == 1000 - 240
+    with cafe.db.read() as cafe_s, bookshop.db.read() as books_s:
+        mine = set(cafe_s.execute(text("SELECT ref, value_minor FROM clearing_entry")).all())
+        theirs = set(books_s.execute(text("SELECT ref, value_minor FROM clearing_entry")).all())
+    assert mine == theirs and len(mine) == 2
+    for node in (cafe, bookshop):
+        assert verify_ledger(node.db).ok
+    assert verify_ledger(cafe.db).totals.get("escrow:bookshop", 0) == 0
