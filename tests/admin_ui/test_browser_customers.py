@@ -107,7 +107,7 @@ def test_an_operator_makes_an_api_key_sees_it_once_and_revokes_it(
     page.get_by_role("link", name="Back to the API keys").click()
     page.wait_for_url("**/admin/apikeys")
     main = page.locator("main").inner_text()
-    assert token not in main and token[: token.rindex("_") + 1] in main
+    assert token not in main and "_".join(token.split("_", 3)[:3]) + "_" in main
     assert axe_violations(page) == []
     _screenshot(page, "apikeys.png")
     page.get_by_role("button", name="Revoke Till 2").click()
