@@ -225,11 +225,9 @@ def kpi_report(
         members = store.enrolments_by_bucket(session=session, boundaries=boundaries)
         sales = store.sales_by_bucket(session=session, boundaries=boundaries)
         refunds = store.refunds_by_bucket(session=session, boundaries=boundaries)
-        activity = store.activity_by_bucket(
-            session=session, boundaries=[lead_in, *boundaries], kinds=CUSTOMER_KINDS
-        )
-        whole_range = store.activity_between(
-            session=session, start=boundaries[0], end=boundaries[-1], kinds=CUSTOMER_KINDS
+        # The lead-in is index 1 here, so the report's range starts at index 2.
+        activity, whole_range = store.activity_by_bucket(
+            session=session, boundaries=[lead_in, *boundaries], kinds=CUSTOMER_KINDS, span_from=2
         )
         flows = store.point_flows_by_bucket(
             session=session,

@@ -113,12 +113,16 @@ def refunds_by_bucket(*, session: Session, boundaries: Sequence[datetime]) -> di
 
 
 def activity_by_bucket(
-    *, session: Session, boundaries: Sequence[datetime], kinds: Sequence[str]
-) -> dict[int, Activity]:
-    """Active customers, their transactions and how many were active the bucket before.
+    *, session: Session, boundaries: Sequence[datetime], kinds: Sequence[str], span_from: int = 1
+) -> tuple[dict[int, Activity], Activity]:
+    """Active customers, their transactions and how many were active the bucket before;
+    and the same counted once over the buckets from index ``span_from`` on.
 
     Only transactions in [boundaries[0], boundaries[-1]) count, so indexes run
-    from 1 to len(boundaries) - 1.
+    from 1 to len(boundaries) - 1. One scan and one grouping by customer: each
+    active customer becomes one row of per-bucket counts, and the outer query
+    adds those rows up, so the work grows with the transactions and the groups
+    with the members (not members times buckets, and no self-join).
     """
     created = txn_t.c.created_at
     tagged = (
@@ -126,45 +130,37 @@ def activity_by_bucket(
         .where(txn_t.c.kind.in_(kinds), created >= boundaries[0], created < boundaries[-1])
         .subquery("tagged")
     )
+    indexes = range(1, len(boundaries))
     per_member = (
-        select(tagged.c.bucket, tagged.c.customer_id, func.count().label("events"))
-        .group_by(tagged.c.bucket, tagged.c.customer_id)
-        .cte("per_member")
-    )
-    now, before = per_member.alias("now_active"), per_member.alias("before_active")
-    rows = session.execute(
-        select(now.c.bucket, func.count(), func.sum(now.c.events), func.count(before.c.customer_id))
-        .select_from(
-            now.outerjoin(
-                before,
-                and_(
-                    before.c.customer_id == now.c.customer_id,
-                    before.c.bucket == now.c.bucket - 1,
-                ),
-            )
+        select(
+            *(func.sum(case((tagged.c.bucket == k, 1), else_=0)).label(f"e{k}") for k in indexes),
+            func.sum(case((tagged.c.bucket >= span_from, 1), else_=0)).label("span"),
         )
         # Filtered here, not in the scan: there it would steer SQLite onto the
         # customer index, a random read per transaction.
-        .where(now.c.customer_id.is_not(None))
-        .group_by(now.c.bucket)
+        .where(tagged.c.customer_id.is_not(None))
+        .group_by(tagged.c.customer_id)
+        .subquery("per_member")
     )
-    return {
-        int(bucket): Activity(int(members), int(events), int(retained))
-        for bucket, members, events, retained in rows
+    columns: list[ColumnElement[Any]] = []
+    for k in indexes:
+        events = per_member.c[f"e{k}"]
+        before = per_member.c[f"e{k - 1}"] if k > 1 else None
+        columns += [
+            func.sum(case((events > 0, 1), else_=0)),
+            func.sum(events),
+            func.sum(case((and_(events > 0, before > 0), 1), else_=0))
+            if before is not None
+            else literal_column("0", Integer),
+        ]
+    span = per_member.c.span
+    columns += [func.sum(case((span > 0, 1), else_=0)), func.sum(span)]
+    row = session.execute(select(*columns)).one()
+    figures = [int(value or 0) for value in row]
+    by_bucket = {
+        k: Activity(*figures[3 * (k - 1) : 3 * k]) for k in indexes if figures[3 * (k - 1)]
     }
-
-
-def activity_between(
-    *, session: Session, start: datetime, end: datetime, kinds: Sequence[str]
-) -> Activity:
-    """Distinct active customers and their transactions in [start, end) as one span."""
-    created = txn_t.c.created_at
-    row = session.execute(
-        select(func.count(txn_t.c.customer_id.distinct()), func.count(txn_t.c.customer_id)).where(
-            txn_t.c.kind.in_(kinds), created >= start, created < end
-        )
-    ).one()
-    return Activity(int(row[0]), int(row[1]), 0)
+    return by_bucket, Activity(figures[-2], figures[-1], 0)
 
 
 def point_flows_by_bucket(
