@@ -33,9 +33,10 @@ The rules, as docs/program.md tells a shop owner:
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from node.program.config import Program
@@ -88,9 +89,34 @@ class EarnPlan:
     campaigns: tuple[_Campaign, ...]
     cashback_basis_points: int
     cashback_minimum: int
+    #: Every campaign start and end as a POSIX timestamp, sorted: between two of
+    #: them the same campaigns run.
+    instants: tuple[float, ...] = ()
+    #: Every campaign minimum purchase, sorted: between two of them a purchase
+    #: reaches the same campaigns.
+    minimums: tuple[int, ...] = ()
+    #: (interval, minimum level, tier) -> the campaigns that apply, see _applying.
+    memo: dict[tuple[int, int, str | None], _Applying] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Applying:
+    """The campaigns running for one class of purchases, and each category's stack."""
+
+    multipliers: tuple[_Campaign, ...]
+    fixed: tuple[_Campaign, ...]
+    #: category (None for none) -> (extra percent, codes), filled as categories come.
+    stacks: dict[str | None, tuple[int, list[str]]]
+
+
+#: Entries an EarnPlan keeps in its memo before starting afresh.
+_MEMO_SIZE = 4096
 
 
 def _plan(program: Program) -> EarnPlan:
+    campaigns = program.campaigns
     return EarnPlan(
         points_per_unit=program.earn.points_per_unit,
         minimum=program.earn.minimum_purchase,
@@ -110,10 +136,17 @@ def _plan(program: Program) -> EarnPlan:
                 minimum=c.minimum_purchase,
                 stackable=c.stackable,
             )
-            for c in program.campaigns
+            for c in campaigns
         ),
         cashback_basis_points=program.cashback.basis_points,
         cashback_minimum=program.cashback.minimum_purchase,
+        instants=tuple(
+            sorted(
+                {c.starts_at.timestamp() for c in campaigns}
+                | {c.ends_at.timestamp() for c in campaigns}
+            )
+        ),
+        minimums=tuple(sorted({c.minimum_purchase for c in campaigns})),
     )
 
 
@@ -152,6 +185,53 @@ def _stack(values: list[tuple[_Campaign, int]]) -> tuple[int, list[str]]:
     return together, codes
 
 
+def _applying(plan: EarnPlan, moment: datetime, total: int, tier: str | None) -> _Applying:
+    """The campaigns that apply to a purchase of ``total`` at ``moment`` by ``tier``.
+
+    Purchases in the same interval between campaign boundaries, reaching the
+    same campaign minimums, by the same tier, get the same campaigns: the
+    answer is worked out once per such class and kept in the plan's memo (a
+    purchase then costs two bisections instead of comparing every campaign's
+    dates).
+    """
+    key = (
+        bisect_right(plan.instants, moment.timestamp()),
+        bisect_right(plan.minimums, total),
+        tier,
+    )
+    found = plan.memo.get(key)
+    if found is None:
+        running = [
+            c
+            for c in plan.campaigns
+            if c.value > 0
+            and c.starts <= moment < c.ends
+            and total >= c.minimum
+            and (c.tiers is None or tier in c.tiers)
+        ]
+        found = _Applying(
+            tuple(c for c in running if not c.fixed), tuple(c for c in running if c.fixed), {}
+        )
+        if len(plan.memo) >= _MEMO_SIZE:
+            plan.memo.clear()
+        plan.memo[key] = found
+    return found
+
+
+def _line_stack(applying: _Applying, category: str | None) -> tuple[int, list[str]]:
+    """The multiplier campaigns' extra percent for a line of ``category``, and their codes."""
+    found = applying.stacks.get(category)
+    if found is None:
+        found = applying.stacks[category] = _stack(
+            [
+                (c, c.value)
+                for c in applying.multipliers
+                if c.categories is None or category in c.categories
+            ]
+        )
+    return found
+
+
 def compute_earning(
     program: Program,
     *,
@@ -177,16 +257,8 @@ def compute_earning(
         else member_percent(tier_percent, plan_percent, stack=stack_plan)
     )
 
-    running = [
-        c
-        for c in plan.campaigns
-        if c.value > 0
-        and c.starts <= moment < c.ends
-        and total >= c.minimum
-        and (c.tiers is None or tier in c.tiers)
-    ]
-    multipliers = [c for c in running if not c.fixed]
-    fixed = [c for c in running if c.fixed]
+    applying = _applying(plan, moment, total, tier)
+    multipliers, fixed = applying.multipliers, applying.fixed
 
     # Units of 1/(10^exponent * 100 * 100) point: amount x rate x category % x total %.
     scaled = base_scaled = 0
@@ -197,13 +269,7 @@ def compute_earning(
         line_base = line.amount * plan.points_per_unit * category_percent
         extra = 0
         if multipliers:
-            extra, codes = _stack(
-                [
-                    (c, c.value)
-                    for c in multipliers
-                    if c.categories is None or category in c.categories
-                ]
-            )
+            extra, codes = _line_stack(applying, category)
             used.update(codes)
         scaled += line_base * (percent + extra)
         base_scaled += line_base * 100

@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from node.program import parse_program
 from node.program.config import Program
@@ -141,3 +143,55 @@ def test_below_the_minimum_purchase_there_is_no_fixed_bonus_either() -> None:
     program = with_campaigns({"code": "hello", "kind": "fixed", "bonus_points": 25})
     assert earn(program, {None: 1999}, when=WEDNESDAY).points == 0
     assert earn(program, {None: 2000}, when=WEDNESDAY).points == 20 + 25
+
+
+# -- the memo: a program object remembers which campaigns apply per class of purchase --
+
+_OVERLAPPING = [
+    {"code": "early", "kind": "multiplier", "multiplier_percent": 150, "stackable": True,
+     "ends_at": "2026-03-10T00:00:00+01:00"},
+    {"code": "late", "kind": "multiplier", "multiplier_percent": 300, "stackable": False,
+     "starts_at": "2026-03-05T12:00:00+01:00", "minimum_purchase": 5000},
+    {"code": "cake", "kind": "multiplier", "multiplier_percent": 200, "stackable": True,
+     "categories": ["cake"], "tiers": ["silver", "gold"]},
+    {"code": "bonus", "kind": "fixed", "bonus_points": 25, "stackable": True,
+     "minimum_purchase": 3000, "categories": ["coffee"]},
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    purchases=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [dk(2026, 3, 1, 0), dk(2026, 3, 5, 12), dk(2026, 3, 10, 0), dk(2026, 4, 1, 0)]
+            ),
+            st.sampled_from([-timedelta(microseconds=1), timedelta(0), timedelta(hours=5)]),
+            st.lists(
+                st.tuples(st.sampled_from([None, "cake", "coffee"]), st.integers(1, 6000)),
+                min_size=1,
+                max_size=3,
+            ),
+            st.sampled_from(["bronze", "silver", "gold", None]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_program_earns_the_same_on_every_purchase_as_a_fresh_copy_of_it(
+    purchases: list[tuple[Any, timedelta, list[tuple[str | None, int]], str | None]],
+) -> None:
+    # One program object sees purchases at, just before and after each campaign
+    # boundary and around each minimum; each must earn what a program parsed
+    # afresh (with nothing remembered) earns.
+    program = with_campaigns(*_OVERLAPPING)
+    for boundary, offset, basket, tier in purchases:
+        kwargs: dict[str, Any] = {
+            "lines": [Line(amount, category) for category, amount in basket],
+            "moment": boundary + offset,
+            "tier": tier,
+            "currency_exponent": 2,
+        }
+        assert compute_earning(program, **kwargs) == compute_earning(
+            with_campaigns(*_OVERLAPPING), **kwargs
+        )
