@@ -246,7 +246,11 @@ async def _run_once(node: NodeContext, job: Job) -> None:
     try:
         await job.run(node)
     except Exception:
+        node.metrics.job_runs.labels(job.name, "failed").inc()
         log.exception("job failed; will try again", extra={"job": job.name})
+    else:
+        node.metrics.job_runs.labels(job.name, "ok").inc()
+        node.metrics.job_last_success.labels(job.name).set(node.clock.now().timestamp())
 
 
 async def _wait(seconds: float, stopping: asyncio.Event | None) -> None:

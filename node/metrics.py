@@ -87,6 +87,19 @@ class Metrics:
             "When this process last verified the ledger (Unix time).",
             registry=self.registry,
         )
+        self.job_runs = Counter(
+            "konsort_job_runs",
+            "Background job runs by this process, by job and outcome (ok or failed); "
+            "an exclusive job that another process holds is not counted.",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.job_last_success = Gauge(
+            "konsort_job_last_success_timestamp_seconds",
+            "When this process last finished a run of the job without error (Unix time).",
+            ["job"],
+            registry=self.registry,
+        )
         self._destinations: set[str] = set()
 
     def set_outbox_backlog(self, backlog: dict[str, tuple[int, int, float]]) -> None:

@@ -2,22 +2,29 @@
 
 Both serve the API (a write through one is read through the other); both
 outbox workers deliver to a partner and no message is sent twice; the
-scheduled retention job runs once per due time, never in two processes at
-once; an admin UI session started through one process works through the other.
+scheduled jobs run once per due time, never in two processes at once: the
+retention job (its runs are rows), the expiry job (due points expire once)
+and the settlement job (one statement per partner and closed period), each
+exclusive job counted once per due time across both processes' metrics; an
+admin UI session started through one process works through the other.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from node.clock import SystemClock
 from node.db import Database
@@ -25,6 +32,7 @@ from node.secrets import NodeSecrets
 from node.services import staff
 from node.store.federation_models import InboxMessage, OutboxMessage
 from node.store.retention_models import RetentionRun
+from node.store.settlement_models import SettlementPeriodRecord
 from tests.conftest import PG_ENV, PostgresDatabases
 from tests.node.federation.faults import FaultNode, Person, Till, link_people, wait_delivered
 from tests.node.scale.cluster import serving, set_up_cluster
@@ -35,6 +43,11 @@ pytestmark = [
 ]
 
 RETENTION_INTERVAL = 2
+#: The expiry and settlement jobs run every second in both cafe processes.
+JOB_INTERVAL = 1
+#: Settlement states periods that closed a week ago: the test moves the
+#: clearing entries (both sides alike) eight days back, as if time had passed.
+EIGHT_DAYS = 8 * 86_400
 TRANSFERS = 24
 STAFF_PASSWORD = "correct horse battery staple"
 
@@ -62,7 +75,11 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
     assert postgres is not None
     database_url = postgres.url_for(postgres.create())
     cluster = set_up_cluster(
-        tmp_path, database_url, KONSORT_RETENTION_INTERVAL_SECONDS=str(RETENTION_INTERVAL)
+        tmp_path,
+        database_url,
+        KONSORT_RETENTION_INTERVAL_SECONDS=str(RETENTION_INTERVAL),
+        KONSORT_EXPIRY_INTERVAL_SECONDS=str(JOB_INTERVAL),
+        KONSORT_SETTLEMENT_INTERVAL_SECONDS=str(JOB_INTERVAL),
     )
     a, b = cluster.cafe
     tills = [Till({"cafe": process, "bookshop": cluster.bookshop}) for process in (a, b)]
@@ -82,10 +99,19 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
             till.expect(202, sent)
         wait_delivered(tills[0], timeout=60)
         wait_delivered(tills[1], timeout=60)
-        received = _federation_posts(cluster.bookshop.url)
         started_jobs = SystemClock().now()
+        runs_before = [_job_runs(process.url) for process in (a, b)]
+        # Time passes: the member's points fall due, the transfers' period closes.
+        due = _points_fall_due(database_url)
+        assert due > 0
+        _close_the_period(database_url, cluster.bookshop.directory / "konsort.db")
+        _wait_for(lambda: _expired(database_url) == due, "the due points to expire")
+        _wait_for(lambda: _periods_agreed(database_url), "the closed period to be agreed")
         # Let the retention job come due a few times in both processes.
         _wait_for_scheduled_runs(database_url, after=started_jobs, count=3)
+        finished_jobs = SystemClock().now()
+        runs_after = [_job_runs(process.url) for process in (a, b)]
+        received = _federation_posts(cluster.bookshop.url)
 
         for till in tills:
             till.client.close()
@@ -94,9 +120,37 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
         # A, used through B (the session row lives in PostgreSQL).
         _admin_session_through_both(database_url, a, b)
 
+    # Each exclusive job ran once per due time: the two processes' runs add up
+    # to the due times that passed (give or take the one at each end of the
+    # window), not to twice as many.
+    window = (finished_jobs - started_jobs).total_seconds()
+    for job, interval in (("expiry", JOB_INTERVAL), ("settlement", JOB_INTERVAL)):
+        runs = sum(
+            after.get(job, 0) - before.get(job, 0)
+            for before, after in zip(runs_before, runs_after, strict=True)
+        )
+        due_times = window / interval
+        assert due_times - 2 <= runs <= due_times + 2, (job, runs, due_times)
+
     db = Database(database_url)
     try:
         with db.read() as session:
+            # Due points expired once, though both processes ran the job.
+            assert _expired(database_url) == due
+            lots = session.execute(text("SELECT count(*) FROM point_lot WHERE remaining > 0")).one()
+            assert lots[0] == 0
+            statements = session.execute(
+                select(OutboxMessage.destination, OutboxMessage.token).where(
+                    OutboxMessage.message_type == "settlement.statement"  # type: ignore[arg-type]
+                )
+            ).all()
+            periods = session.execute(
+                select(
+                    SettlementPeriodRecord.peer,
+                    SettlementPeriodRecord.period_start,
+                    SettlementPeriodRecord.status,
+                )
+            ).all()
             outbox = session.execute(
                 select(
                     OutboxMessage.message_id, OutboxMessage.status, OutboxMessage.attempts
@@ -139,6 +193,70 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
     per_due_time = Counter(int(start.timestamp()) // RETENTION_INTERVAL for start in scheduled)
     assert len(scheduled) >= 3
     assert max(per_due_time.values()) == 1, per_due_time
+
+    # The settlement job: one statement per partner and closed period, agreed.
+    assert periods and {status for _, _, status in periods} == {"agreed"}
+    assert len({(peer, start) for peer, start, _ in periods}) == len(periods)
+    assert len(statements) == len(periods)
+    assert {destination for destination, _ in statements} == {"bookshop"}
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.2)
+
+
+def _sql(database_url: str, statement: str) -> list[Any]:
+    db = Database(database_url)
+    try:
+        with db.transaction() as session:
+            result = session.execute(text(statement))
+            return list(result.all()) if result.returns_rows else []
+    finally:
+        db.dispose()
+
+
+def _points_fall_due(database_url: str) -> int:
+    """Every lot with points left expires an hour ago; the points that fall due."""
+    rows = _sql(
+        database_url,
+        "UPDATE point_lot SET expires_at = now() - interval '1 hour'"
+        " WHERE remaining > 0 RETURNING remaining",
+    )
+    return sum(int(row[0]) for row in rows)
+
+
+def _expired(database_url: str) -> int:
+    rows = _sql(
+        database_url,
+        "SELECT coalesce(-sum(points), 0) FROM ledger_transaction WHERE kind = 'expire'",
+    )
+    return int(rows[0][0])
+
+
+def _close_the_period(database_url: str, partner_sqlite: Path) -> None:
+    """Move both sides' clearing entries eight days back, alike."""
+    moved = f"UPDATE clearing_entry SET request_iat = request_iat - {EIGHT_DAYS}"
+    _sql(database_url, moved)
+    with sqlite3.connect(partner_sqlite, timeout=30) as connection:
+        connection.execute(moved)
+
+
+def _periods_agreed(database_url: str) -> bool:
+    rows = _sql(database_url, "SELECT status FROM settlement_period")
+    return bool(rows) and all(row[0] == "agreed" for row in rows)
+
+
+_RUNS = re.compile(r'^konsort_job_runs_total\{job="([a-z-]+)",outcome="ok"\} (\S+)$', re.M)
+
+
+def _job_runs(url: str) -> dict[str, int]:
+    """Runs of each job by one process, from its /metrics."""
+    found = _RUNS.findall(httpx.get(f"{url}/metrics", timeout=10).text)
+    return {job: int(float(count)) for job, count in found}
 
 
 def _federation_posts(url: str) -> int:
