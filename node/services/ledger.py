@@ -135,7 +135,18 @@ def active_customer_txn(
     *, session: Session, customer_id: str, now: datetime
 ) -> store.CustomerState:
     """An active customer's account state, with any lots past expiry expired first."""
-    state = store.customer_state(session=session, customer_id=customer_id, now=now)
+    return checked_state_txn(
+        session=session,
+        customer_id=customer_id,
+        state=store.customer_state(session=session, customer_id=customer_id, now=now),
+        now=now,
+    )
+
+
+def checked_state_txn(
+    *, session: Session, customer_id: str, state: store.CustomerState | None, now: datetime
+) -> store.CustomerState:
+    """:func:`active_customer_txn` with the state already read (at ``now``)."""
     if state is None or state.status != "active":
         raise NotFound("no such customer", field="customer_id")
     if state.has_due_lots:
@@ -223,15 +234,22 @@ def credit_points_txn(
     now: datetime,
     expiry_days: int,
     actor: str | None = None,
+    state: store.CustomerState | None = None,
 ) -> PostedTransaction:
     """Credit a member with a new lot of points taken from ``source_account``.
 
     A member who owes points (see :func:`reverse_points_txn`) repays that debt
-    first: only what is left over reaches the balance and a lot.
+    first: only what is left over reaches the balance and a lot. ``state`` is
+    the account's state read at ``now`` in this transaction, when the caller
+    read it already (node.store.standing); else it is read here.
     """
     if points < 0:
         raise KonsortError("credit_points_txn takes a non-negative amount")
-    state = active_customer_txn(session=session, customer_id=customer_id, now=now)
+    state = (
+        active_customer_txn(session=session, customer_id=customer_id, now=now)
+        if state is None
+        else checked_state_txn(session=session, customer_id=customer_id, state=state, now=now)
+    )
     account_id = state.account_id
     postings: list[Posting] = []
     repay = min(points, state.debt)

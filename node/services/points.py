@@ -88,6 +88,7 @@ def _standing_txn(
         tier=bool(levels),
         membership=bool(program.membership.plans),
         offers_at=now if offers.after_purchase_rules(program) else None,
+        account_at=now,
         qualifying=(
             standing_store.Qualifying(
                 program.tiers.basis, tiers.qualifying_since(program.tiers, now), levels[-1].code
@@ -172,6 +173,7 @@ def purchase_unit(
             now=now,
             expiry_days=program.expiry.days,
             actor=actor,
+            state=standing.account,
         )
         purchase_id = purchase_store.insert_purchase(
             session=session,

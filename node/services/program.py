@@ -29,6 +29,7 @@ from node.program.config import EarnRules, Expiry, Program, program_from_json
 from node.services.idempotency import Answer, Unit, idempotent_unit
 from node.settings import Settings
 from node.store import program as store
+from node.store.sql import raw
 
 DEFAULT_VERSION = 0
 
@@ -66,7 +67,7 @@ def default_program(settings: Settings) -> Program:
 def _load_txn(*, session: Session, settings: Settings, version: int | None) -> ProgramInForce:
     if version is None:
         return ProgramInForce(DEFAULT_VERSION, default_program(settings))
-    cache: dict[int, Program] = session.connection().info.setdefault("konsort_programs", {})
+    cache: dict[int, Program] = raw(session).cache.setdefault("konsort_programs", {})
     program = cache.get(version)
     if program is None:
         stored = store.version_config(session=session, version=version)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlmodel import Session
 
 from node.store.models import Account, LedgerEntry, LedgerTransaction, LotMovement, PointLot
-from node.store.sql import raw
+from node.store.sql import RawSQL, raw
 
 account_t = Account.__table__  # type: ignore[attr-defined]
 txn_t = LedgerTransaction.__table__  # type: ignore[attr-defined]
@@ -101,19 +101,35 @@ def insert_system_account(
     return int(row[0])
 
 
+#: A customer's account state as columns over ``account a JOIN customer c``; its
+#: placeholders are the time lots fall due and the debt account's code.
+CUSTOMER_STATE_COLUMNS = (
+    "a.id, a.balance, c.status, EXISTS (SELECT 1 FROM point_lot l"
+    " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= ?),"
+    " (SELECT d.balance FROM account d WHERE d.code = ?)"
+)
+
+
+def customer_state_params(sql: RawSQL, customer_id: str, now: datetime) -> tuple[object, ...]:
+    return (sql.time(now), f"debt:{customer_id}")
+
+
+def customer_state_from_row(row: Sequence[Any]) -> CustomerState | None:
+    """The state from :data:`CUSTOMER_STATE_COLUMNS`; None when the account is missing."""
+    if row[0] is None:
+        return None
+    return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]), -int(row[4] or 0))
+
+
 def customer_state(*, session: Session, customer_id: str, now: datetime) -> CustomerState | None:
     """A customer's account, balance and status, and whether lots await expiry."""
     sql = raw(session)
     row = sql.one(
-        "SELECT a.id, a.balance, c.status, EXISTS (SELECT 1 FROM point_lot l"
-        " WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at <= ?),"
-        " (SELECT d.balance FROM account d WHERE d.code = ?)"
+        f"SELECT {CUSTOMER_STATE_COLUMNS}"
         " FROM account a JOIN customer c ON c.id = a.customer_id WHERE a.customer_id = ?",
-        (sql.time(now), f"debt:{customer_id}", customer_id),
+        (*customer_state_params(sql, customer_id, now), customer_id),
     )
-    if row is None:
-        return None
-    return CustomerState(int(row[0]), int(row[1]), str(row[2]), bool(row[3]), -int(row[4] or 0))
+    return customer_state_from_row(row) if row is not None else None
 
 
 def account_balances(*, session: Session, codes: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -41,14 +41,24 @@ def raw(session: Session) -> RawSQL:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _parse_sqlite_time(text: str) -> datetime:
+    """A SQLite timestamp as an aware UTC datetime (a member's rows repeat their times)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 class RawSQL:
-    __slots__ = ("_driver", "_driver_error", "is_sqlite")
+    __slots__ = ("_driver", "_driver_error", "cache", "is_sqlite")
 
     def __init__(self, session: Session) -> None:
         connection = session.connection()
         self.is_sqlite = connection.dialect.name == "sqlite"
         self._driver: Any = connection.connection.driver_connection
         self._driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error
+        #: Kept with the database connection across transactions (SQLAlchemy's
+        #: ``Connection.info``): for what never changes once committed, such as a
+        #: program version or a permanent account's id.
+        self.cache: dict[str, Any] = connection.info
 
     def execute(self, statement: str, params: tuple[Any, ...] = ()) -> Any:
         if not self.is_sqlite:
@@ -72,7 +82,7 @@ class RawSQL:
     def parse_time(self, value: Any) -> datetime:
         """A timestamp column as read by the driver, as an aware UTC datetime."""
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return _parse_sqlite_time(value)
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
 

@@ -16,6 +16,12 @@ from functools import lru_cache
 
 from sqlmodel import Session
 
+from node.store.ledger import (
+    CUSTOMER_STATE_COLUMNS,
+    CustomerState,
+    customer_state_from_row,
+    customer_state_params,
+)
 from node.store.membership import MembershipRow
 from node.store.membership import row_from_driver as membership_row
 from node.store.sql import raw
@@ -39,6 +45,9 @@ class Standing:
     #: The qualifying spend or points before this purchase; None when not asked
     #: for or when the member already holds ``Qualifying.top``.
     qualifying: int | None = None
+    #: The points account's state (node.store.ledger.customer_state), when asked
+    #: for with ``account_at``; None also when the member has no account.
+    account: CustomerState | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,16 @@ _FIGURE = {"spend": "amount - refunded_amount", "points": "points - reversed_poi
 
 @lru_cache(maxsize=32)
 def _statement(
-    tier: bool, membership: bool, offers: bool, qualifying: str | None, sqlite: bool
+    tier: bool, membership: bool, offers: bool, qualifying: str | None, sqlite: bool, account: bool
 ) -> str:
     columns: list[str] = []
     joins: list[str] = []
+    if account:
+        columns.append(CUSTOMER_STATE_COLUMNS)
+        joins.append(
+            "LEFT JOIN account a ON a.customer_id = k.id"
+            " LEFT JOIN customer c ON c.id = a.customer_id"
+        )
     if tier:
         columns.append(_TIER)
         joins.append("LEFT JOIN customer_tier t ON t.customer_id = k.id")
@@ -89,9 +104,16 @@ def member_standing(
     membership: bool,
     offers_at: datetime | None,
     qualifying: Qualifying | None = None,
+    account_at: datetime | None = None,
 ) -> Standing:
-    """The member's tier row, membership row, pending offer rules (at ``offers_at``)
-    and qualifying figure, each read only when asked for (rule codes hold no comma)."""
+    """The member's tier row, membership row, pending offer rules (at ``offers_at``),
+    qualifying figure and points account's state (lots due at ``account_at``), each
+    read only when asked for (rule codes hold no comma).
+
+    The account's state is asked for only together with something else: on its
+    own, node.store.ledger.customer_state reads it. Asked for here, it saves the
+    earn under a program that read (a round trip on PostgreSQL).
+    """
     if not (tier or membership or offers_at is not None or qualifying is not None):
         return Standing(None, None, frozenset())
     sql = raw(session)
@@ -101,9 +123,12 @@ def member_standing(
         offers_at is not None,
         qualifying.basis if qualifying is not None else None,
         sql.is_sqlite,
+        account_at is not None,
     )
     # Placeholders in the text's order: the subqueries' first, the key's last.
     params: list[object] = []
+    if account_at is not None:
+        params += customer_state_params(sql, customer_id, account_at)
     if offers_at is not None:
         params.append(sql.time(offers_at))
     if qualifying is not None:
@@ -114,10 +139,13 @@ def member_standing(
     row = sql.one(statement, tuple(params))
     assert row is not None  # the one-row key always yields a row
     at = 0
-    found_tier = found_membership = None
-    if tier:
-        found_tier = tier_row(sql, row[0:5]) if row[0] is not None else None
+    found_tier = found_membership = account = None
+    if account_at is not None:
+        account = customer_state_from_row(row[0:5])
         at = 5
+    if tier:
+        found_tier = tier_row(sql, row[at : at + 5]) if row[at] is not None else None
+        at += 5
     if membership:
         found_membership = membership_row(sql, row[at : at + 8]) if row[at] is not None else None
         at += 8
@@ -126,4 +154,4 @@ def member_standing(
         rules = frozenset(str(row[at]).split(",")) if row[at] else frozenset()
         at += 1
     figure = int(row[at]) if qualifying is not None and row[at] is not None else None
-    return Standing(found_tier, found_membership, rules, figure)
+    return Standing(found_tier, found_membership, rules, figure, account)

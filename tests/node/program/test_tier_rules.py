@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from node.db import Database
@@ -186,4 +187,25 @@ def test_a_late_purchase_from_before_the_window_does_not_count_for_an_upgrade(
     assert late["earning"]["new_tier"] is None
     assert till.tier(ib)["qualifying_value"] == 140000
     assert till.buy(ib, 10000)["earning"]["new_tier"] == "silver"
+    assert verify_ledger(db).ok
+
+
+def test_an_earn_under_a_program_expires_due_lots_first(cafe: Till, db: Database) -> None:
+    # Under a program the earn reads the account with the member's standing
+    # (node.store.standing): lots past expiry must still go before the credit.
+    jens = cafe.at(dk(2026, 2, 20, 12)).join()  # 50 welcome points, expire 2027-02-20
+    cafe.buy(jens, 10_000)
+    held = cafe.balance(jens)["points"]
+    assert held > 50
+    bought = cafe.at(dk(2027, 3, 1, 12)).buy(jens, 5_000)
+    assert bought["balance"] == bought["earning"]["points"] > 0
+    with db.read() as session:
+        kinds = [
+            row[0]
+            for row in session.execute(text("SELECT kind FROM ledger_transaction ORDER BY id"))
+        ]
+        expired = session.execute(
+            text("SELECT -sum(points) FROM ledger_transaction WHERE kind = 'expire'")
+        ).one()[0]
+    assert kinds[-2:] == ["expire", "earn"] and expired == held
     assert verify_ledger(db).ok
