@@ -45,7 +45,14 @@ class Bench:
         print(f"[{elapsed:6.1f}s] {message}", file=self._out, flush=True)
 
     def measure(
-        self, key: str, label: str, unit: str, spec: LoadSpec, *, baseline: str | None = None
+        self,
+        key: str,
+        label: str,
+        unit: str,
+        spec: LoadSpec,
+        *,
+        baseline: str | None = None,
+        baseline_after: str | None = None,
     ) -> Row:
         """Load the server as ``spec`` says, at the bench's concurrency and duration."""
         o = self.options
@@ -54,7 +61,7 @@ class Bench:
             f"{label}: {o.concurrency} clients, {o.warmup:g} s warm-up + {o.duration:g} s ..."
         )
         result = measure(spec)
-        row = Row(key, label, unit, result, baseline)
+        row = Row(key, label, unit, result, baseline, baseline_after)
         self.rows.append(row)
         self.progress(
             f"{label}: {result.rate:,.0f} {unit}, p50 {result.p50_ms:.1f} ms, "

@@ -36,6 +36,10 @@ class Row:
     unit: str
     result: LoadResult
     baseline: str | None = None
+    #: A second row of the same kind as ``baseline``, measured after this one:
+    #: the ratio then compares with the mean of the two (slow drift in the
+    #: machine's speed cancels out).
+    baseline_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,14 @@ class Table:
         self._by_key = {row.key: row for row in rows}
 
     def ratio(self, row: Row) -> float | None:
-        """The row's rate over its ceiling's rate, if both were measured."""
+        """The row's rate over its baseline's rate (the mean of the baselines before
+        and after it, when both were measured), if measured."""
         base = self._by_key.get(row.baseline) if row.baseline else None
         if base is None or not base.result.rate:
             return None
-        return row.result.rate / base.result.rate
+        after = self._by_key.get(row.baseline_after) if row.baseline_after else None
+        rate = base.result.rate if after is None else (base.result.rate + after.result.rate) / 2
+        return row.result.rate / rate
 
     def targets(self) -> list[Target]:
         earn = self._by_key.get(EARN_ROW)
@@ -95,8 +102,8 @@ class Table:
                 )
             )
         program = self._by_key.get(PROGRAM_EARN_ROW)
-        if program is not None and result.rate:
-            share = program.result.rate / result.rate
+        share = self.ratio(program) if program is not None else None
+        if share is not None:
             found.append(
                 Target(
                     "program / flat",
@@ -180,6 +187,7 @@ class Table:
                 "label": row.label,
                 "unit": row.unit,
                 "baseline": row.baseline,
+                "baseline_after": row.baseline_after,
                 "rate": row.result.rate,
                 "ceiling_ratio": self.ratio(row),
             }

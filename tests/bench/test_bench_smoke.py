@@ -21,9 +21,15 @@ ROWS = [
     "node.sqlite.redeem",
     "node.sqlite.balance",
     "node.sqlite.earn_program",
+    "node.sqlite.earn_after",
     "federation.sqlite.transfer",
 ]
-WRITE_ROWS = {"node.sqlite.earn", "node.sqlite.redeem", "node.sqlite.earn_program"}
+WRITE_ROWS = {
+    "node.sqlite.earn",
+    "node.sqlite.redeem",
+    "node.sqlite.earn_program",
+    "node.sqlite.earn_after",
+}
 #: With PostgreSQL at hand the run measures both databases, as `make bench` does.
 PG_ROWS = [
     "ceiling.postgresql.txn",
@@ -31,6 +37,7 @@ PG_ROWS = [
     "node.postgresql.redeem",
     "node.postgresql.balance",
     "node.postgresql.earn_program",
+    "node.postgresql.earn_after",
 ]
 
 
@@ -108,3 +115,22 @@ def test_table_compares_write_rows_with_their_ceiling() -> None:
     assert "75%" in table.render()
     met = {target.name: target.met for target in table.targets()}
     assert met == {"earns/s": True, "earn p99 ms": True, "earn / ceiling": True}
+
+
+def test_the_program_row_compares_with_the_flat_rows_before_and_after_it() -> None:
+    before = Row("node.sqlite.earn", "earn", "earns/s", _result(3000))
+    program = Row(
+        "node.sqlite.earn_program",
+        "program",
+        "earns/s",
+        _result(2000),
+        "node.sqlite.earn",
+        "node.sqlite.earn_after",
+    )
+    after = Row("node.sqlite.earn_after", "earn after", "earns/s", _result(2000))
+    # Mean of the flat rows: 2500 earns/s, so the program keeps 80 %.
+    assert Table([before, program, after]).ratio(program) == 0.8
+    targets = {t.name: t for t in Table([before, program, after]).targets()}
+    assert targets["program / flat"].value == 0.8 and targets["program / flat"].met
+    # Without the row after, the row before alone.
+    assert Table([before, program]).ratio(program) == 2000 / 3000
