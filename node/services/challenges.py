@@ -110,18 +110,18 @@ def _pay_if_reached_txn(
     return True
 
 
-def progress_purchase_txn(
+def purchase_steps_txn(
     *,
     session: Session,
     program: Program,
     customer_id: str,
     lines: Sequence[Line],
     moment: datetime,
-    now: datetime,
-) -> list[str]:
-    """Advance the running challenges a purchase counts for; the codes it completed."""
-    if not program.challenges:
-        return []
+) -> list[tuple[Challenge, int]]:
+    """What a purchase adds to each running challenge it counts for (a categories
+    challenge notes the purchase's new categories here); challenges it adds
+    nothing to are left out. The steps are then added to the progress with the
+    member's standing (node.store.standing), see :func:`pay_reached_txn`."""
     counted: list[tuple[Challenge, int]] = []
     for challenge in program.challenges:
         if challenge.goal == "actions" or not challenge.running_at(moment):
@@ -142,13 +142,20 @@ def progress_purchase_txn(
             )
         if step:
             counted.append((challenge, step))
-    # One statement for every challenge the purchase counts for (the earn hot path).
-    reached = store.add_progress_many(
-        session=session,
-        customer_id=customer_id,
-        steps=[(challenge.code, step) for challenge, step in counted],
-        now=now,
-    )
+    return counted
+
+
+def pay_reached_txn(
+    *,
+    session: Session,
+    program: Program,
+    customer_id: str,
+    counted: Sequence[tuple[Challenge, int]],
+    reached: dict[str, tuple[int, bool]],
+    now: datetime,
+) -> list[str]:
+    """Pay each counted challenge whose progress (``reached``: challenge ->
+    (progress, completed), after the steps) first reached its target; their codes."""
     completed: list[str] = []
     for challenge, _ in counted:
         progress, done = reached[challenge.code]

@@ -77,14 +77,22 @@ def _check_purchase(
 
 
 def _standing_txn(
-    session: Session, program: Program, *, customer_id: str, now: datetime
+    session: Session,
+    program: Program,
+    *,
+    customer_id: str,
+    now: datetime,
+    challenge_steps: Sequence[tuple[str, int]] = (),
 ) -> standing_store.Standing:
-    """The tier, the paid plan, the pending offers and the tier's qualifying figure
-    before this purchase, in one read: what the program needs (the earn hot path)."""
+    """The tier, the paid plan, the pending offers, the tier's qualifying figure and
+    the points account before this purchase, in one read, and the purchase's steps
+    added to the challenges: what the program needs (the earn hot path)."""
     levels = program.tiers.levels
     return standing_store.member_standing(
         session=session,
         customer_id=customer_id,
+        challenge_steps=challenge_steps,
+        now=now,
         tier=bool(levels),
         membership=bool(program.membership.plans),
         offers_at=now if offers.after_purchase_rules(program) else None,
@@ -144,7 +152,24 @@ def purchase_unit(
     def work(session: Session) -> Answer:
         in_force = program_at_txn(session=session, settings=settings, moment=moment)
         program = in_force.program
-        standing = _standing_txn(session, program, customer_id=customer_id, now=now)
+        counted = (
+            challenges.purchase_steps_txn(
+                session=session,
+                program=program,
+                customer_id=customer_id,
+                lines=basket,
+                moment=moment,
+            )
+            if program.challenges
+            else []
+        )
+        standing = _standing_txn(
+            session,
+            program,
+            customer_id=customer_id,
+            now=now,
+            challenge_steps=[(challenge.code, step) for challenge, step in counted],
+        )
         tier, held = tiers.tiers_held_txn(
             session=session,
             program=program,
@@ -220,12 +245,12 @@ def purchase_unit(
             ),
         )
         balance = posted.balance
-        completed = challenges.progress_purchase_txn(
+        completed = challenges.pay_reached_txn(
             session=session,
             program=program,
             customer_id=customer_id,
-            lines=basket,
-            moment=moment,
+            counted=counted,
+            reached=standing.challenges,
             now=now,
         )
         referred = bonuses.reward_referral_txn(

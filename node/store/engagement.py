@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from sqlmodel import Session
 
-from node.store.sql import raw
+from node.store.sql import RawSQL, raw
 
 
 def count_actions(*, session: Session, customer_id: str, action_type: str, period_key: str) -> int:
@@ -67,6 +68,30 @@ def add_progress(
     return int(row[0]), row[1] is not None
 
 
+@lru_cache(maxsize=16)
+def progress_upsert(count: int) -> str:
+    """The upsert of ``count`` challenges' progress, returning each one's
+    (challenge, progress, completed_at); four placeholders per challenge, see
+    :func:`progress_params`."""
+    values = ", ".join(["(?, ?, ?, ?)"] * count)
+    return (
+        "INSERT INTO challenge_progress (customer_id, challenge, progress, updated_at)"
+        f" VALUES {values} ON CONFLICT (customer_id, challenge) DO UPDATE SET"
+        " progress = challenge_progress.progress + excluded.progress,"
+        " updated_at = excluded.updated_at RETURNING challenge, progress, completed_at"
+    )
+
+
+def progress_params(
+    sql: RawSQL, customer_id: str, steps: Sequence[tuple[str, int]], now: datetime
+) -> list[object]:
+    stamp = sql.time(now)
+    params: list[object] = []
+    for challenge, step in steps:
+        params += [customer_id, challenge, step, stamp]
+    return params
+
+
 def add_progress_many(
     *, session: Session, customer_id: str, steps: Sequence[tuple[str, int]], now: datetime
 ) -> dict[str, tuple[int, bool]]:
@@ -75,17 +100,8 @@ def add_progress_many(
     if not steps:
         return {}
     sql = raw(session)
-    stamp = sql.time(now)
-    values = ", ".join(["(?, ?, ?, ?)"] * len(steps))
-    params: list[object] = []
-    for challenge, step in steps:
-        params += [customer_id, challenge, step, stamp]
     rows = sql.execute(
-        "INSERT INTO challenge_progress (customer_id, challenge, progress, updated_at)"
-        f" VALUES {values} ON CONFLICT (customer_id, challenge) DO UPDATE SET"
-        " progress = challenge_progress.progress + excluded.progress,"
-        " updated_at = excluded.updated_at RETURNING challenge, progress, completed_at",
-        tuple(params),
+        progress_upsert(len(steps)), tuple(progress_params(sql, customer_id, steps, now))
     ).fetchall()
     return {str(row[0]): (int(row[1]), row[2] is not None) for row in rows}
 

@@ -10,12 +10,14 @@ with tiers, a plan and offers runs one read where a flat earn runs none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
 from sqlmodel import Session
 
+from node.store.engagement import add_progress_many, progress_params, progress_upsert
 from node.store.ledger import (
     CUSTOMER_STATE_COLUMNS,
     CustomerState,
@@ -48,6 +50,8 @@ class Standing:
     #: The points account's state (node.store.ledger.customer_state), when asked
     #: for with ``account_at``; None also when the member has no account.
     account: CustomerState | None = None
+    #: challenge -> (progress, completed) after adding ``challenge_steps``.
+    challenges: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,23 @@ _FIGURE = {"spend": "amount - refunded_amount", "points": "points - reversed_poi
 
 @lru_cache(maxsize=32)
 def _statement(
-    tier: bool, membership: bool, offers: bool, qualifying: str | None, sqlite: bool, account: bool
+    tier: bool,
+    membership: bool,
+    offers: bool,
+    qualifying: str | None,
+    sqlite: bool,
+    account: bool,
+    challenges: int = 0,
 ) -> str:
     columns: list[str] = []
     joins: list[str] = []
+    head = ""
+    if challenges:  # PostgreSQL only: a data-modifying WITH, run once
+        head = f"WITH up AS ({progress_upsert(challenges)}) "
+        columns.append(
+            "(SELECT string_agg(up.challenge || ':' || up.progress || ':'"
+            " || CASE WHEN up.completed_at IS NULL THEN 0 ELSE 1 END, ',') FROM up)"
+        )
     if account:
         columns.append(CUSTOMER_STATE_COLUMNS)
         joins.append(
@@ -93,7 +110,9 @@ def _statement(
         )
         # A member at the top tier cannot move up: skip the sum (CASE is lazy).
         columns.append(f"CASE WHEN t.tier = ? THEN NULL ELSE {figure} END" if tier else figure)
-    return f"SELECT {', '.join(columns)} FROM (SELECT CAST(? AS TEXT) AS id) k {' '.join(joins)}"
+    return (
+        f"{head}SELECT {', '.join(columns)} FROM (SELECT CAST(? AS TEXT) AS id) k {' '.join(joins)}"
+    )
 
 
 def member_standing(
@@ -105,6 +124,8 @@ def member_standing(
     offers_at: datetime | None,
     qualifying: Qualifying | None = None,
     account_at: datetime | None = None,
+    challenge_steps: Sequence[tuple[str, int]] = (),
+    now: datetime | None = None,
 ) -> Standing:
     """The member's tier row, membership row, pending offer rules (at ``offers_at``),
     qualifying figure and points account's state (lots due at ``account_at``), each
@@ -113,10 +134,24 @@ def member_standing(
     The account's state is asked for only together with something else: on its
     own, node.store.ledger.customer_state reads it. Asked for here, it saves the
     earn under a program that read (a round trip on PostgreSQL).
+
+    ``challenge_steps`` (challenge, step) are added to the member's challenge
+    progress (node.store.engagement.add_progress_many, stamped ``now``): on
+    PostgreSQL in the same statement (a data-modifying ``WITH``), on SQLite,
+    which has none, as a statement of its own (no round trip there).
     """
-    if not (tier or membership or offers_at is not None or qualifying is not None):
-        return Standing(None, None, frozenset())
     sql = raw(session)
+    asked = tier or membership or offers_at is not None or qualifying is not None
+    # Folded into the read on PostgreSQL; else (SQLite, or nothing to read) on its own.
+    folded = bool(challenge_steps) and asked and not sql.is_sqlite
+    progress: dict[str, tuple[int, bool]] = {}
+    if challenge_steps and not folded:
+        assert now is not None
+        progress = add_progress_many(
+            session=session, customer_id=customer_id, steps=challenge_steps, now=now
+        )
+    if not asked:
+        return Standing(None, None, frozenset(), challenges=progress)
     statement = _statement(
         tier,
         membership,
@@ -124,9 +159,13 @@ def member_standing(
         qualifying.basis if qualifying is not None else None,
         sql.is_sqlite,
         account_at is not None,
+        len(challenge_steps) if folded else 0,
     )
-    # Placeholders in the text's order: the subqueries' first, the key's last.
+    # Placeholders in the text's order: the WITH's, the subqueries', the key's last.
     params: list[object] = []
+    if folded:
+        assert now is not None
+        params += progress_params(sql, customer_id, challenge_steps, now)
     if account_at is not None:
         params += customer_state_params(sql, customer_id, account_at)
     if offers_at is not None:
@@ -139,10 +178,15 @@ def member_standing(
     row = sql.one(statement, tuple(params))
     assert row is not None  # the one-row key always yields a row
     at = 0
+    if folded:
+        for item in str(row[0] or "").split(","):
+            code, reached, completed = item.split(":")
+            progress[code] = (int(reached), completed == "1")
+        at = 1
     found_tier = found_membership = account = None
     if account_at is not None:
-        account = customer_state_from_row(row[0:5])
-        at = 5
+        account = customer_state_from_row(row[at : at + 5])
+        at += 5
     if tier:
         found_tier = tier_row(sql, row[at : at + 5]) if row[at] is not None else None
         at += 5
@@ -154,4 +198,4 @@ def member_standing(
         rules = frozenset(str(row[at]).split(",")) if row[at] else frozenset()
         at += 1
     figure = int(row[at]) if qualifying is not None and row[at] is not None else None
-    return Standing(found_tier, found_membership, rules, figure, account)
+    return Standing(found_tier, found_membership, rules, figure, account, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from node.db import Database
 from tests.node.program.cafe import APPLIED_AT, Till, dk, error_of
@@ -66,4 +67,20 @@ def test_distinct_categories_count_once_each(till: Till, db: Database) -> None:
     assert "challenges_completed" not in again["earning"]
     third = till.buy(dorte, lines={"beans": 12000})
     assert third["earning"]["challenges_completed"] == ["march-visits"]
+    ledger_ok(db)
+
+
+def test_a_purchase_for_an_unknown_member_counts_for_no_challenge(club: Till, db: Database) -> None:
+    # The purchase's steps join the member's standing read, before the account
+    # is checked: a refused purchase must leave no progress behind.
+    unknown = club.at(dk(2026, 3, 2, 10)).post(
+        "/api/v1/customers/cus_0123456789abcdef0123456789abcdef/purchases", {"amount": 5000}
+    )
+    assert unknown.status_code == 404 and error_of(unknown)["field"] == "customer_id"
+    with db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM challenge_progress")).one()[0] == 0
+    dan = club.join()
+    club.buy(dan, 5000)
+    with db.read() as session:
+        assert session.execute(text("SELECT count(*) FROM challenge_progress")).one()[0] > 0
     ledger_ok(db)
