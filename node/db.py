@@ -36,7 +36,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-from node.writer import GroupCommitWriter
+from node.writer import BUSY_TIMEOUT_MS, GroupCommitWriter
 
 log = logging.getLogger("konsort.db")
 
@@ -78,7 +78,9 @@ def _sqlite_engine(url: str, *, begin: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # A log restarted after a burst (node.writer) is cut back to 64 MiB.
+        cursor.execute("PRAGMA journal_size_limit=67108864")
         # Deleted rows are overwritten with zeros, not left in free pages: an
         # erased customer's sealed profile and wrapped key do not linger in
         # the database file (docs/privacy.md, "Erasure").

@@ -123,3 +123,43 @@ def test_event_loop_callers_get_their_own_answers(sqlite_db: Database) -> None:
     ]
     assert len(values(sqlite_db)) == 16
     sqlite_db.dispose()
+
+
+def test_under_steady_writes_the_wal_is_restarted_and_stays_small(tmp_path: Path) -> None:
+    # Writes that never pause (each waits only for its own commit) while a
+    # reader keeps reading: PASSIVE checkpoints alone never let the log start
+    # afresh, so it grew without end; the writer restarts it past a size.
+    db = Database(f"sqlite:///{tmp_path}/wal.db")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"))
+    writer = GroupCommitWriter(db.engine, threading.Lock(), restart_frames=200)
+    wal = tmp_path / "wal.db-wal"
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            with db.read() as session:
+                session.execute(text("SELECT count(*) FROM t")).one()
+
+    def row(number: int) -> object:
+        def unit(session: Session) -> None:
+            # Two pages' worth per write: a fresh page of the table each time.
+            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 5000})
+
+        return unit
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    largest = 0
+    try:
+        for number in range(3000):
+            writer.run(row(number))  # type: ignore[arg-type]
+            largest = max(largest, wal.stat().st_size)
+    finally:
+        stop.set()
+        reader.join()
+        writer.close()
+        db.dispose()
+    # 3,000 writes of two or three pages each: about 36 MiB of log without
+    # restarts (20 MiB measured before the fix); with them about 3 MiB.
+    assert largest < 8 * 2**20, f"the WAL reached {largest / 2**20:.0f} MiB"
