@@ -4,8 +4,9 @@ Both serve the API (a write through one is read through the other); both
 outbox workers deliver to a partner and no message is sent twice; the
 scheduled jobs run once per due time, never in two processes at once: the
 retention job (its runs are rows), the expiry job (due points expire once)
-and the settlement job (one statement per partner and closed period), each
-exclusive job counted once per due time across both processes' metrics; an
+and the settlement job (one statement per partner and closed period), and
+each exclusive job (the webhook sender too) counted once per due time across
+both processes' metrics; an
 admin UI session started through one process works through the other.
 """
 
@@ -43,7 +44,7 @@ pytestmark = [
 ]
 
 RETENTION_INTERVAL = 2
-#: The expiry and settlement jobs run every second in both cafe processes.
+#: The expiry, settlement and webhook jobs run every second in both cafe processes.
 JOB_INTERVAL = 1
 #: Settlement states periods that closed a week ago: the test moves the
 #: clearing entries (both sides alike) eight days back, as if time had passed.
@@ -80,6 +81,7 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
         KONSORT_RETENTION_INTERVAL_SECONDS=str(RETENTION_INTERVAL),
         KONSORT_EXPIRY_INTERVAL_SECONDS=str(JOB_INTERVAL),
         KONSORT_SETTLEMENT_INTERVAL_SECONDS=str(JOB_INTERVAL),
+        KONSORT_WEBHOOK_INTERVAL_SECONDS=str(JOB_INTERVAL),
     )
     a, b = cluster.cafe
     tills = [Till({"cafe": process, "bookshop": cluster.bookshop}) for process in (a, b)]
@@ -124,7 +126,11 @@ def test_two_processes_share_the_api_the_outbox_and_the_jobs(
     # to the due times that passed (give or take the one at each end of the
     # window), not to twice as many.
     window = (finished_jobs - started_jobs).total_seconds()
-    for job, interval in (("expiry", JOB_INTERVAL), ("settlement", JOB_INTERVAL)):
+    for job, interval in (
+        ("expiry", JOB_INTERVAL),
+        ("settlement", JOB_INTERVAL),
+        ("webhooks", JOB_INTERVAL),
+    ):
         runs = sum(
             after.get(job, 0) - before.get(job, 0)
             for before, after in zip(runs_before, runs_after, strict=True)
