@@ -23,9 +23,11 @@ from starlette.responses import RedirectResponse, Response
 from admin_ui.i18n import N_
 from admin_ui.pages import Download, Page, PageCall, View
 from admin_ui.permissions import allowed
+from node.db import Database
 from node.errors import Conflict, NotFound, ValidationFailed
 from node.services import access_export, partner_notices
 from node.services import subject_requests as requests
+from node.services.federation import Federation
 from node.services.idempotency import Unit, run_idempotent_async
 
 STATE_LABELS = {
@@ -95,11 +97,16 @@ def request_context(
     form: dict[str, str] | None = None,
     done: str | None = None,
     key: str = "",
+    partner_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     open_ = found["state"] in ("received", "identity_verified")
     request = _timed(found)
     request["history"] = [_timed(event) for event in found.get("history", [])]
-    request["partner_notices"] = [_timed(notice) for notice in found.get("partner_notices", [])]
+    names = partner_names or {}
+    request["partner_notices"] = [
+        {**_timed(notice), "partner_name": names.get(notice["partner"], notice["partner"])}
+        for notice in found.get("partner_notices", [])
+    ]
     return {
         "request": request,
         "open": open_,
@@ -139,6 +146,13 @@ async def queue_page(call: PageCall) -> View:
     return View(queue_context(items, show=show, next_cursor=found["next_cursor"]))
 
 
+def _partner_names(db: Database, federation: Federation) -> dict[str, str]:
+    """node id -> display name, from the manifest in force (none before one is loaded)."""
+    with db.read() as session:
+        manifest = federation.manifest_txn(session=session)
+    return {m.node_id: m.display_name for m in manifest.members} if manifest else {}
+
+
 def _request_id(call: PageCall) -> str:
     value = str(call.request.path_params["request_id"])
     if len(value) > 64:
@@ -167,6 +181,9 @@ async def _show(
         errors=errors,
         form=form,
         done=call.request.query_params.get("done"),
+        partner_names=await call.run(_partner_names, call.node.db, call.node.federation)
+        if found.get("partner_notices")
+        else None,
     )
     return View(context, template="staff/privacy/request.html", status=status)
 

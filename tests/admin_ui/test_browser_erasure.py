@@ -39,14 +39,17 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def receipt_states(page: Any) -> dict[str, str]:
-    """Partner → state, as the request page's receipts table shows them now."""
+    """Partner node id → state, as the request page's receipts table shows them now
+    (a partner is shown by its display name, its node id beside it in brackets)."""
     table = page.get_by_role("table", name="Each linked partner's receipt")
     if table.count() == 0:
         return {}
     found = {}
     for row in table.locator("tbody tr").all():
         cells = row.locator("td").all_inner_texts()
-        found[cells[0]] = cells[1]
+        shown = cells[0].strip()
+        node_id = shown.rsplit("(", 1)[1].rstrip(")") if shown.endswith(")") else shown
+        found[node_id] = cells[1]
     return found
 
 
@@ -108,7 +111,9 @@ def test_a_privacy_officer_approves_an_erasure_and_sees_the_partners_receipts_ar
         assert reload_until(page, {"bookshop": "receipt in", "charity": "waiting for the receipt"})
         assert wait_until(lambda: notices(cafe, request_id)["charity"]["attempts"] >= 2)
         assert notices(cafe, request_id)["charity"]["last_error"] is not None
-        assert page.get_by_role("button", name="Deliver the notice to charity now").is_visible()
+        assert page.get_by_role(
+            "button", name="Deliver the notice to Red Barnet Demo now"
+        ).is_visible()
 
         consortium.start(charity)
         # The outbox's next retry, after a back-off that grew while the charity was down

@@ -248,7 +248,9 @@ def test_partners_receipts_arrive_and_a_missing_one_is_delivered_now(
     consortium.settle()
 
     page = ui.get(f"/admin/privacy/requests/{request_id}").text
-    assert "bookshop" in page and "charity" in page
+    # Partners by the manifest's display names, their node ids beside them.
+    assert "Bookshop <span" in page and "(bookshop)" in page and "Charity <span" in page
+    assert "Deliver the notice to Charity now" in page
     assert page.count("receipt in") == 1 and page.count("Deliver now") == 1
 
     consortium.router.down.clear()
