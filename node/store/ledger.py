@@ -57,7 +57,7 @@ def account_id_by_code(*, session: Session, code: str, permanent: bool = False) 
     ``permanent`` accounts (created by the migrations, never deleted) have
     their ids cached per connection; others might still be uncommitted.
     """
-    cache: dict[str, int] = session.connection().info.setdefault("konsort_account_ids", {})
+    cache: dict[str, int] = raw(session).cache.setdefault("konsort_account_ids", {})
     if code in cache:
         return cache[code]
     row = raw(session).one("SELECT id FROM account WHERE code = ?", (code,))
